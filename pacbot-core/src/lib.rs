@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod asset;
+pub mod compliance;
+mod connector;
+mod coverage;
+pub mod criteria;
+mod declarative;
+mod doc;
+mod engine;
+mod error;
+mod exception;
+mod group;
+mod inventory;
+pub mod path;
+mod policy;
+pub mod reconcile;
+pub mod rule_case;
+mod violation;
+
+pub use asset::{Asset, AssetId, ResourceKind, Tags};
+pub use compliance::{
+    CategoryCompliance, Compliance, ComplianceConfig, ComplianceReport, PolicyCompliance, TaggingCompliance,
+};
+pub use connector::{Connector, Discovered, Discovery, JsonInventory, discover_all};
+pub use coverage::{Coverage, CoverageScope, ScopeStatus};
+pub use criteria::{Condition, Criteria, Operator};
+pub use declarative::{DeclarativeRule, Test, load_policy_dir, load_policy_file, parse_policies};
+pub use engine::{Engine, EvalContext, Evaluation, Finding, FindingOutcome, PolicyEvaluation, RuleEvaluation};
+pub use error::{Error, Result};
+pub use exception::{Exception, ExceptionSet, ExceptionTarget};
+pub use group::AssetGroup;
+pub use inventory::Inventory;
+pub use path::AttributePath;
+pub use policy::{Category, FnRule, Outcome, Policy, PolicyMeta, Rule, Severity};
+pub use reconcile::{ReconcileInput, Reconciliation, reconcile};
+pub use violation::{CloseReason, Transition, TransitionKind, Violation, ViolationKey, ViolationStatus};
