@@ -282,10 +282,10 @@ impl<'a> Compliance<'a> {
             if members.is_some_and(|m| !m.contains(i)) {
                 continue;
             }
-            if let Some(kinds) = &self.config.taggable_kinds {
-                if !kinds.contains(&a.id.kind) {
-                    continue;
-                }
+            if let Some(kinds) = &self.config.taggable_kinds
+                && !kinds.contains(&a.id.kind)
+            {
+                continue;
             }
             taggable += 1;
             let mut ok = true;

@@ -227,14 +227,14 @@ impl Engine {
             if !ids.insert(p.id()) {
                 return Err(crate::Error::Duplicate { what: "policy", id: p.id().to_owned() });
             }
-            if let Some(scope) = &p.meta().scope {
-                if !by_name.contains_key(scope) {
-                    return Err(crate::Error::InvalidPolicy {
-                        source_name: format!("policy `{}`", p.id()),
-                        path: "scope".into(),
-                        reason: format!("asset group `{scope}` not found"),
-                    });
-                }
+            if let Some(scope) = &p.meta().scope
+                && !by_name.contains_key(scope)
+            {
+                return Err(crate::Error::InvalidPolicy {
+                    source_name: format!("policy `{}`", p.id()),
+                    path: "scope".into(),
+                    reason: format!("asset group `{scope}` not found"),
+                });
             }
         }
         Ok(Self { policies, groups: by_name })
@@ -429,7 +429,7 @@ mod tests {
     fn evaluates_by_kind_and_scope_with_counts() {
         let odd_n = FnRule::new("odd", ["vm"], |a: &Asset, _: &EvalContext<'_>| {
             let n = a.attributes["n"].as_u64().unwrap_or(0);
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 Outcome::fail_with("divisible by four", serde_json::json!({"n": n}))
             } else if n == 2 {
                 Outcome::error("two is odd")

@@ -138,9 +138,8 @@ impl ExceptionSet {
     #[must_use]
     pub fn find(&self, asset: &Asset, policy_id: &str, now: DateTime<Utc>) -> Option<&Exception> {
         let individual = self.by_asset.get(&asset.id).into_iter().flatten();
-        let mut hits = individual.chain(self.sticky.iter()).map(|&i| &self.exceptions[i]);
         let mut best: Option<&Exception> = None;
-        for e in hits.by_ref() {
+        for e in individual.chain(&self.sticky).map(|&i| &self.exceptions[i]) {
             if e.applies(asset, policy_id, now) && best.is_none_or(|b| e.id < b.id) {
                 best = Some(e);
             }

@@ -6,7 +6,7 @@ pub mod compliance;
 mod connector;
 mod coverage;
 pub mod criteria;
-mod declarative;
+pub mod declarative;
 mod doc;
 mod engine;
 mod error;
@@ -36,3 +36,8 @@ pub use path::AttributePath;
 pub use policy::{Category, FnRule, Outcome, Policy, PolicyMeta, Rule, Severity};
 pub use reconcile::{ReconcileInput, Reconciliation, reconcile};
 pub use violation::{CloseReason, Transition, TransitionKind, Violation, ViolationKey, ViolationStatus};
+
+/// The date-time crate used in this API (re-exported so users need not pin it).
+pub use chrono;
+/// The JSON crate used in this API.
+pub use serde_json;

@@ -177,14 +177,14 @@ impl RuleCaseFile {
                     got,
                     reason.map(|r| format!(" ({r})")).unwrap_or_default()
                 ));
-            } else if let Some(want) = &case.reason {
-                if !reason.is_some_and(|r| r.contains(want.as_str())) {
-                    mismatches.push(format!(
-                        "case `{}`: reason {:?} does not contain {want:?}",
-                        case.name,
-                        reason.unwrap_or("")
-                    ));
-                }
+            } else if let Some(want) = &case.reason
+                && !reason.is_some_and(|r| r.contains(want.as_str()))
+            {
+                mismatches.push(format!(
+                    "case `{}`: reason {:?} does not contain {want:?}",
+                    case.name,
+                    reason.unwrap_or("")
+                ));
             }
         }
         Ok(mismatches)
