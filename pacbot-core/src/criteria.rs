@@ -29,6 +29,13 @@
 //! | `contains` | any JSON value | an array value has the element, a string value the substring, an object or the tag map the key |
 //! | `cidr-contains` | an IPv4/IPv6 address or network | a value (an address or a CIDR network) contains the operand |
 //! | `older-than` / `newer-than` | a duration (`90d`, `12h`, `2w`) | a time value (RFC 3339, or seconds since the epoch) lies further back / less far back than that from the scan time |
+//! | `match` | criteria | a value is an object (or other JSON value) that the nested criteria match, their paths being relative to it |
+//!
+//! `match` keeps conditions on the same element together. With
+//! `path: "ingress[*]"` and `match: {all: [{path: cidr, eq: 0.0.0.0/0}, {path: port, eq: 22}]}`
+//! one rule must be both world-open and on port 22; the two conditions
+//! written side by side on `ingress[*].cidr` and `ingress[*].port` would also
+//! match a world-open rule on 443 next to a private one on 22.
 //!
 //! Paths with `[*]` yield several values; a positive operator matches when
 //! *any* value matches. `ne` and `not-in` are the exact negations of `eq` and
@@ -58,7 +65,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::asset::Asset;
-use crate::path::{AttributePath, ValueRef};
+use crate::path::{AttributePath, Subject, ValueRef};
 
 /// A boolean expression over an asset's identity, tags and attributes.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,6 +127,8 @@ pub enum Operator {
     OlderThan(Age),
     /// A time less far back from the scan time than the duration.
     NewerThan(Age),
+    /// Nested criteria match the value (paths relative to it).
+    Match(Box<Criteria>),
 }
 
 /// A compiled glob pattern (compared by its text).
@@ -368,6 +377,10 @@ fn test_value(op: &Operator, v: ValueRef<'_>, now: DateTime<Utc>) -> bool {
         Operator::CidrContains(c) => v.as_str().and_then(parse_net).is_some_and(|net| net.contains(&c.net)),
         Operator::OlderThan(a) => value_time(v).is_some_and(|t| now - t > a.delta),
         Operator::NewerThan(a) => value_time(v).is_some_and(|t| now - t < a.delta),
+        Operator::Match(c) => match v {
+            ValueRef::Json(j) => c.matches_subject(Subject::Json(j), now),
+            _ => false,
+        },
     }
 }
 
@@ -403,20 +416,24 @@ impl Condition {
     /// Whether the asset satisfies the condition at scan time `now`.
     #[must_use]
     pub fn matches(&self, asset: &Asset, now: DateTime<Utc>) -> bool {
+        self.matches_subject(Subject::Asset(asset), now)
+    }
+
+    fn matches_subject(&self, subject: Subject<'_>, now: DateTime<Utc>) -> bool {
         let path = &self.path;
         if self.every {
             let mut seen = false;
-            let counterexample = path.any(asset, |v| {
+            let counterexample = path.any_subject(subject, |v| {
                 seen = true;
                 !test_value(&self.op, v, now)
             });
             return seen && !counterexample;
         }
         match &self.op {
-            Operator::Ne(x) => !path.any(asset, |v| value_eq(v, x)),
-            Operator::NotIn(xs) => !path.any(asset, |v| xs.iter().any(|x| value_eq(v, x))),
-            Operator::Absent => !path.any(asset, |v| !v.is_null()),
-            op => path.any(asset, |v| test_value(op, v, now)),
+            Operator::Ne(x) => !path.any_subject(subject, |v| value_eq(v, x)),
+            Operator::NotIn(xs) => !path.any_subject(subject, |v| xs.iter().any(|x| value_eq(v, x))),
+            Operator::Absent => !path.any_subject(subject, |v| !v.is_null()),
+            op => path.any_subject(subject, |v| test_value(op, v, now)),
         }
     }
 
@@ -438,6 +455,7 @@ impl Condition {
             Operator::CidrContains(c) => ("cidr-contains", Value::String(c.text.clone())),
             Operator::OlderThan(a) => ("older-than", Value::String(a.text.clone())),
             Operator::NewerThan(a) => ("newer-than", Value::String(a.text.clone())),
+            Operator::Match(c) => ("match", c.to_value()),
         }
     }
 }
@@ -473,11 +491,22 @@ impl Criteria {
     /// Whether the asset matches, at scan time `now`.
     #[must_use]
     pub fn matches(&self, asset: &Asset, now: DateTime<Utc>) -> bool {
+        self.matches_subject(Subject::Asset(asset), now)
+    }
+
+    /// Whether a JSON document matches, every path being relative to it (as
+    /// inside a `match` operator).
+    #[must_use]
+    pub fn matches_json(&self, doc: &Value, now: DateTime<Utc>) -> bool {
+        self.matches_subject(Subject::Json(doc), now)
+    }
+
+    fn matches_subject(&self, subject: Subject<'_>, now: DateTime<Utc>) -> bool {
         match self {
-            Criteria::All(cs) => cs.iter().all(|c| c.matches(asset, now)),
-            Criteria::Any(cs) => cs.iter().any(|c| c.matches(asset, now)),
-            Criteria::Not(c) => !c.matches(asset, now),
-            Criteria::Match(cond) => cond.matches(asset, now),
+            Criteria::All(cs) => cs.iter().all(|c| c.matches_subject(subject, now)),
+            Criteria::Any(cs) => cs.iter().any(|c| c.matches_subject(subject, now)),
+            Criteria::Not(c) => !c.matches_subject(subject, now),
+            Criteria::Match(cond) => cond.matches_subject(subject, now),
         }
     }
 
@@ -623,6 +652,8 @@ struct RawNode {
     older_than: Option<Age>,
     #[serde(default, rename = "newer-than", alias = "newer_than", deserialize_with = "de_age")]
     newer_than: Option<Age>,
+    #[serde(rename = "match")]
+    match_: Option<Box<Criteria>>,
 }
 
 impl RawNode {
@@ -645,6 +676,7 @@ impl RawNode {
         push(self.cidr_contains.map(Operator::CidrContains));
         push(self.older_than.map(Operator::OlderThan));
         push(self.newer_than.map(Operator::NewerThan));
+        push(self.match_.map(Operator::Match));
 
         let combinators =
             usize::from(self.all.is_some()) + usize::from(self.any.is_some()) + usize::from(self.not.is_some());
@@ -666,7 +698,7 @@ impl RawNode {
                 Criteria::always()
             }),
             (0, Some(path), 1) => Ok(Criteria::Match(Condition { path, op: ops.remove(0), every })),
-            (0, Some(_), 0) => Err("a condition needs an operator (eq, ne, in, not-in, glob, regex, exists, absent, gt, ge, lt, le, contains, cidr-contains, older-than, newer-than)".into()),
+            (0, Some(_), 0) => Err("a condition needs an operator (eq, ne, in, not-in, glob, regex, exists, absent, gt, ge, lt, le, contains, cidr-contains, older-than, newer-than, match)".into()),
             (0, Some(_), _) => Err("a condition has exactly one operator; write several conditions under `all` to combine them".into()),
             (0, None, 0) => Err("empty criteria: expected `all`, `any`, `not` or a `path` with an operator".into()),
             (0, None, _) => Err("an operator needs a `path`".into()),
@@ -776,6 +808,17 @@ mod tests {
             ("{path: 'ip_permissions[*].ip_protocol', every: true, in: [tcp, '-1']}", true),
             ("{path: 'ip_permissions[*].missing', every: true, ne: x}", false),
             ("{path: names, every: false, contains: a}", true),
+            (
+                "{path: 'ip_permissions[*]', match: {all: [{path: from_port, eq: 22}, {path: 'ip_ranges[*].cidr_ip', cidr-contains: 1.2.3.4}]}}",
+                true,
+            ),
+            (
+                "{path: 'ip_permissions[*]', match: {all: [{path: from_port, eq: 443}, {path: 'ip_ranges[*].cidr_ip', cidr-contains: 1.2.3.4}]}}",
+                false,
+            ),
+            ("{path: 'ip_permissions[*]', every: true, match: {path: ip_protocol, in: [tcp, '-1']}}", true),
+            ("{path: 'ip_permissions[*]', match: {path: region, exists: true}}", false),
+            ("{path: group_name, match: {path: x, exists: true}}", false),
         ];
         for (yaml, expected) in cases {
             assert_eq!(check(yaml), *expected, "{yaml}");
@@ -828,6 +871,8 @@ mod tests {
         assert!(reason.contains("either one of"), "{reason}");
         let (_, reason) = err("{path: a, every: true, exists: true}");
         assert!(reason.contains("does not combine"), "{reason}");
+        let (path, reason) = err("{path: a, match: {all: [{path: b, regex: '('}]}}");
+        assert_eq!(path, "match.all[0].regex", "{reason}");
         let (_, reason) = err("{}");
         assert!(reason.contains("empty criteria"), "{reason}");
         let (_, reason) = err("{eq: 1}");
@@ -840,7 +885,7 @@ mod tests {
 
     #[test]
     fn serializes_to_the_shape_it_reads() {
-        let yaml = "all: [{path: a, not-in: [1, x]}, {not: {path: 'b[*].c', cidr-contains: '::/0'}}, {path: d, older-than: 90d}, {path: e, absent: true}, {path: f, gt: 2.5}, {path: 'g[*]', every: true, lt: 3}]";
+        let yaml = "all: [{path: a, not-in: [1, x]}, {not: {path: 'b[*].c', cidr-contains: '::/0'}}, {path: d, older-than: 90d}, {path: e, absent: true}, {path: f, gt: 2.5}, {path: 'g[*]', every: true, lt: 3}, {path: 'h[*]', match: {path: name, eq: x}}]";
         let c = Criteria::from_yaml(yaml).unwrap();
         let v = c.to_value();
         assert_eq!(
@@ -851,7 +896,8 @@ mod tests {
                 {"path": "d", "older-than": "90d"},
                 {"path": "e", "absent": true},
                 {"path": "f", "gt": 2.5},
-                {"path": "g[*]", "every": true, "lt": 3}
+                {"path": "g[*]", "every": true, "lt": 3},
+                {"path": "h[*]", "match": {"path": "name", "eq": "x"}}
             ]})
         );
         assert_eq!(Criteria::from_value(v).unwrap(), c);

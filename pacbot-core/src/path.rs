@@ -10,7 +10,9 @@
 //! `first_seen`, `last_seen` or `attributes`; any other first key is looked up
 //! in the attribute document. So `state.name` and `attributes.state.name` are
 //! the same, and `attributes.region` reaches an attribute that an asset-level
-//! field would otherwise shadow.
+//! field would otherwise shadow. Inside a `match` operator (see
+//! [`crate::criteria`]) paths are relative to the element being matched, and
+//! every key, `name` and `region` included, is a key of that element.
 
 use std::fmt;
 use std::str::FromStr;
@@ -72,9 +74,19 @@ impl Root {
 pub struct AttributePath {
     text: String,
     root: Root,
-    /// Segments after the root (for [`Root::Attributes`] without an explicit
-    /// `attributes.` prefix, all segments).
-    rest: Vec<Segment>,
+    /// Every segment, the first key included.
+    segs: Vec<Segment>,
+    /// How many leading segments name the root (0 for an attribute path
+    /// without the `attributes.` prefix, else 1).
+    skip: usize,
+}
+
+/// What a path is resolved in: an asset, or a JSON value (an element inside
+/// a `match`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Subject<'a> {
+    Asset(&'a Asset),
+    Json(&'a Value),
 }
 
 /// A value found at a path: a node of the attribute document, or an
@@ -119,7 +131,21 @@ impl AttributePath {
     /// Whether the path can yield more than one value (it has a `[*]`).
     #[must_use]
     pub fn is_multi(&self) -> bool {
-        self.rest.contains(&Segment::Each)
+        self.segs.contains(&Segment::Each)
+    }
+
+    fn rest(&self) -> &[Segment] {
+        &self.segs[self.skip..]
+    }
+
+    pub(crate) fn any_subject<'a>(&self, subject: Subject<'a>, visit: impl FnMut(ValueRef<'a>) -> bool) -> bool {
+        match subject {
+            Subject::Asset(a) => self.any(a, visit),
+            Subject::Json(doc) => {
+                let mut visit = visit;
+                walk(doc, &self.segs, &mut visit)
+            }
+        }
     }
 
     /// Calls `visit` with each value found at this path in `asset`, stopping
@@ -129,7 +155,7 @@ impl AttributePath {
     /// array, `[*]` on an object) yield nothing.
     pub fn any<'a>(&self, asset: &'a Asset, mut visit: impl FnMut(ValueRef<'a>) -> bool) -> bool {
         let leaf = |v: ValueRef<'a>, visit: &mut dyn FnMut(ValueRef<'a>) -> bool| -> bool {
-            if self.rest.is_empty() { visit(v) } else { false }
+            if self.rest().is_empty() { visit(v) } else { false }
         };
         match self.root {
             Root::Provider => leaf(ValueRef::Str(&asset.id.provider), &mut visit),
@@ -149,7 +175,7 @@ impl AttributePath {
                 Some(t) => leaf(ValueRef::Time(t), &mut visit),
                 None => false,
             },
-            Root::Tags => match self.rest.as_slice() {
+            Root::Tags => match self.rest() {
                 [] => visit(ValueRef::Tags(&asset.tags)),
                 [Segment::Key(k)] => match asset.tags.get(k) {
                     Some(v) => visit(ValueRef::Str(v)),
@@ -157,7 +183,7 @@ impl AttributePath {
                 },
                 _ => false,
             },
-            Root::Attributes => walk(&asset.attributes, &self.rest, &mut visit),
+            Root::Attributes => walk(&asset.attributes, self.rest(), &mut visit),
         }
     }
 
@@ -173,25 +199,13 @@ impl AttributePath {
         out
     }
 
-    /// Resolves the path in a bare JSON document (ignoring asset-level roots).
+    /// Resolves the path in a bare JSON document, every key (the first
+    /// included) being a key of the document.
     pub fn any_in_json<'a>(&self, doc: &'a Value, mut visit: impl FnMut(&'a Value) -> bool) -> bool {
-        let segs: Vec<Segment> = match self.root {
-            Root::Attributes => self.rest.clone(),
-            _ => {
-                let mut all = vec![Segment::Key(self.first_key().to_owned())];
-                all.extend(self.rest.iter().cloned());
-                all
-            }
-        };
-        walk(doc, &segs, &mut |v| match v {
+        walk(doc, &self.segs, &mut |v| match v {
             ValueRef::Json(j) => visit(j),
             _ => false,
         })
-    }
-
-    fn first_key(&self) -> &str {
-        let end = self.text.find(['.', '[']).unwrap_or(self.text.len());
-        &self.text[..end]
     }
 }
 
@@ -233,23 +247,12 @@ impl FromStr for AttributePath {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let err = |reason: &str| PathError { path: text.to_owned(), reason: reason.to_owned() };
         let segs = parse_segments(text).map_err(|r| err(&r))?;
-        let (root, rest) = match segs.first() {
-            Some(Segment::Key(k)) => match Root::from_key(k) {
-                Some(root) => (root, segs[1..].to_vec()),
-                None => (Root::Attributes, segs),
-            },
+        let root = match segs.first() {
+            Some(Segment::Key(k)) => Root::from_key(k).unwrap_or(Root::Attributes),
             _ => return Err(err("a path must start with a key")),
         };
-        if root == Root::Tags && rest.len() > 1 {
-            return Err(err("tags are flat: use `tags.KEY` or `tags[\"KEY\"]`"));
-        }
-        if root == Root::Tags && rest.first().is_some_and(|s| !matches!(s, Segment::Key(_))) {
-            return Err(err("tags are a map: index them by key"));
-        }
-        if !matches!(root, Root::Tags | Root::Attributes) && !rest.is_empty() {
-            return Err(err("this asset field has no parts"));
-        }
-        Ok(Self { text: text.to_owned(), root, rest })
+        let explicit = matches!(segs.first(), Some(Segment::Key(k)) if Root::from_key(k).is_some());
+        Ok(Self { text: text.to_owned(), root, segs, skip: usize::from(explicit) })
     }
 }
 
@@ -414,6 +417,8 @@ mod tests {
         assert_eq!(strings("ip_permissions[5].from_port"), Vec::<String>::new());
         assert_eq!(strings("ip_permissions.from_port"), Vec::<String>::new());
         assert_eq!(strings("tags.Missing"), Vec::<String>::new());
+        assert_eq!(strings("tags.Owner.x"), Vec::<String>::new(), "tags are flat");
+        assert_eq!(strings("region.x"), Vec::<String>::new(), "asset fields have no parts");
     }
 
     #[test]
@@ -430,7 +435,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        for bad in ["", ".a", "a.", "a..b", "a[", "a[x]", "a]b", "a[\"x]", "tags.a.b", "region.x", "[*]", "a[0]b"] {
+        for bad in ["", ".a", "a.", "a..b", "a[", "a[x]", "a]b", "a[\"x]", "[*]", "a[0]b"] {
             let err = bad.parse::<AttributePath>().unwrap_err();
             assert_eq!(err.path, bad, "{bad}");
         }
