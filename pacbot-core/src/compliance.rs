@@ -1,16 +1,22 @@
 //! Compliance maths.
 //!
-//! - **Policy**: `(assets in scope − assets with an open violation) / assets in
-//!   scope`, as a percentage; 100 % when the policy has no asset in scope. An
-//!   asset is in scope when one of the policy's rules judged it (pass, fail or
-//!   error). Exempted violations count as compliant; unknown ones (the rule
-//!   errored) are counted separately and do not lower the figure.
+//! - **Policy**: `(assessed − open) / assessed` as a percentage, where the
+//!   assessed assets are the assets in scope (judged by one of the policy's
+//!   rules: pass, fail or error) less those whose result is unknown (the rule
+//!   errored, and no rule of the policy has them open). 100 % when nothing was
+//!   assessed. Exempted violations count as compliant. Unknown results are
+//!   counted apart and leave the figure alone either way: a rule that starts
+//!   erroring neither lowers nor raises compliance. In the counts each asset
+//!   counts once, by its worst violation of the policy (open, else unknown,
+//!   else exempted), and only assets in scope count.
 //! - **Category**: the mean of its policies' figures weighted by severity
-//!   (critical 10, high 5, medium 3, low 1), over the policies that have
-//!   assets in scope; 100 % and `assessed: false` when none has.
+//!   (critical 10, high 5, medium 3, low 1), over the policies that assessed
+//!   some asset; 100 % and `assessed: false` when none did.
 //! - **Overall**: the mean of the assessed categories weighted by the
 //!   category weights (security 50, governance 20, cost 20, tagging 10 by
-//!   default); 100 % when nothing was assessed.
+//!   default); 100 % when nothing was assessed. The mandatory-tag figure
+//!   below is reported on its own; the tagging *category* is made of tagging
+//!   policies.
 //! - **Tagging**: assets carrying every mandatory tag (with a non-empty value)
 //!   over taggable assets; 100 % with no mandatory tags or no taggable asset.
 //!
@@ -202,14 +208,21 @@ impl<'a> Compliance<'a> {
         for p in &self.evaluation.policies {
             let in_scope = restrict(&p.in_scope);
             let scoped = in_scope.count_ones(..);
+            // Marks count only for assets in scope, each asset once, by its worst status.
+            let marked = |slot: usize, sets: &[FixedBitSet; 3]| {
+                let mut s = sets[slot].clone();
+                s.intersect_with(&in_scope);
+                s
+            };
             let (open, exempted, unknown) = match self.marks.get(p.meta.id.as_str()) {
                 Some(sets) => {
-                    let open_set = restrict(&sets[OPEN]);
+                    let open_set = marked(OPEN, sets);
                     let open = open_set.count_ones(..);
-                    let mut exempted = restrict(&sets[EXEMPTED]);
-                    exempted.difference_with(&open_set);
-                    let mut unknown = restrict(&sets[UNKNOWN]);
+                    let mut unknown = marked(UNKNOWN, sets);
                     unknown.difference_with(&open_set);
+                    let mut exempted = marked(EXEMPTED, sets);
+                    exempted.difference_with(&open_set);
+                    exempted.difference_with(&unknown);
                     (open, exempted.count_ones(..), unknown.count_ones(..))
                 }
                 None => (0, 0, 0),
@@ -223,10 +236,10 @@ impl<'a> Compliance<'a> {
                 severity: p.meta.severity,
                 category: p.meta.category,
                 assets_in_scope: scoped,
-                open: open.min(scoped),
+                open,
                 exempted,
                 unknown,
-                percent: percent(scoped.saturating_sub(open), scoped),
+                percent: percent(scoped - open - unknown, scoped - unknown),
             });
         }
 
@@ -234,7 +247,8 @@ impl<'a> Compliance<'a> {
             .iter()
             .map(|&c| {
                 let of_cat: Vec<&PolicyCompliance> = policies.iter().filter(|p| p.category == c).collect();
-                let assessed: Vec<&&PolicyCompliance> = of_cat.iter().filter(|p| p.assets_in_scope > 0).collect();
+                let assessed: Vec<&&PolicyCompliance> =
+                    of_cat.iter().filter(|p| p.assets_in_scope > p.unknown).collect();
                 let weight: f64 = assessed.iter().map(|p| p.severity.weight()).sum();
                 let percent = if weight > 0.0 {
                     clamp(assessed.iter().map(|p| p.severity.weight() * p.percent).sum::<f64>() / weight)

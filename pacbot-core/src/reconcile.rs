@@ -8,6 +8,11 @@
 //!   scan (another shard's), stays as it was.
 //! - A policy that was not evaluated (disabled, or not part of this scan)
 //!   leaves its violations as they were.
+//! - A rule retired from an evaluated policy closes its violations
+//!   (`RuleRetired`) only where the scan covered the resource: it saw the
+//!   asset, or completed its scope. Elsewhere (a failed scope, another
+//!   shard's, which may still run the previous version of the pack) they stay
+//!   as they were, and close at the first scan that covers them.
 //! - Exceptions exempt, they never close.
 //! - Reconciling the same evaluation again changes nothing.
 
@@ -117,8 +122,9 @@ pub fn reconcile(input: &ReconcileInput<'_>) -> Reconciliation {
         let verdict = match policies.get(v.key.policy_id.as_str()) {
             None => Unflagged::Unseen,
             Some(p) => match p.rule(&v.key.rule_id) {
-                None => Unflagged::Clean(CloseReason::RuleRetired),
                 Some(r) => judge_unflagged(&v.key.asset, r, inventory, coverage),
+                None if covers(&v.key.asset, inventory, coverage) => Unflagged::Clean(CloseReason::RuleRetired),
+                None => Unflagged::Unseen,
             },
         };
         out.insert(v.key.clone(), on_unflagged(v, verdict, now));
@@ -131,6 +137,11 @@ pub fn reconcile(input: &ReconcileInput<'_>) -> Reconciliation {
         transitions.extend(t);
     }
     Reconciliation { violations, transitions }
+}
+
+/// Whether this scan saw the asset, or completed its collection scope.
+fn covers(id: &AssetId, inventory: &Inventory, coverage: &Coverage) -> bool {
+    inventory.position(id).is_some() || coverage.is_complete(&id.scope())
 }
 
 fn judge_unflagged(id: &AssetId, r: &RuleEvaluation, inventory: &Inventory, coverage: &Coverage) -> Unflagged {
