@@ -7,6 +7,14 @@
 //!
 //! [`JsonInventory`] reads assets from a JSON or JSON-lines file; it is also
 //! the way to plug in any data source that can write such a file.
+//!
+//! Why a stream rather than an `async fn collect() -> Vec<Asset>`: a
+//! connector over many accounts and regions yields assets as each scope
+//! finishes, so a caller can show progress, bound memory, and merge several
+//! connectors as they go ([`discover_all`]); and a scope's failure is an
+//! event in the stream, not an error that would discard what other scopes
+//! found. The trait is object safe (`&dyn Connector`) and needs no
+//! particular async runtime.
 
 use std::collections::BTreeSet;
 use std::path::Path;

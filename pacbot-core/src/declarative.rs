@@ -28,7 +28,8 @@
 //! `reason` is a template: `{path}` is replaced with the values at that
 //! attribute path (joined with `, `; `none` when there are none) and `{{` /
 //! `}}` are literal braces. Without a template, the reason explains the
-//! deciding condition.
+//! deciding condition; with one, that explanation is the failure's details
+//! (a JSON string).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -128,15 +129,17 @@ impl Rule for DeclarativeRule {
         if !fails {
             return Outcome::Pass;
         }
+        // Without a template the reason is the evidence; with one, the
+        // evidence (the deciding condition and the values found) goes in the
+        // details as a plain string.
         let evidence = criteria.explain(asset, now);
-        let reason = match &self.reason {
-            Some(t) => t.render(asset),
-            None => match &self.test {
+        match &self.reason {
+            Some(t) => Outcome::fail_with(t.render(asset), Value::String(evidence)),
+            None => Outcome::fail(match &self.test {
                 Test::FailWhen(_) => format!("matches {evidence}"),
                 Test::PassWhen(_) => format!("does not satisfy {evidence}"),
-            },
-        };
-        Outcome::fail_with(reason, json!({ "evidence": evidence }))
+            }),
+        }
     }
 
     fn description(&self) -> String {
@@ -485,7 +488,7 @@ policies:
         match policies[0].rules()[0].evaluate(&bucket, &ctx) {
             Outcome::Fail { reason, details } => {
                 assert_eq!(reason, "bucket logs has versioning Suspended {sic}");
-                assert!(details["evidence"].as_str().unwrap().contains("versioning.status"));
+                assert_eq!(details, json!("`versioning.status` ne \"Enabled\" (found \"Suspended\")"));
             }
             other => panic!("{other:?}"),
         }

@@ -50,7 +50,7 @@ impl<'a> EvalContext<'a> {
     /// group, a user's group).
     #[must_use]
     pub fn related(&self, of: &Asset, kind: &str, resource_id: &str) -> Option<&'a Asset> {
-        self.inventory.related(&of.id, &ResourceKind::new(kind), resource_id)
+        self.inventory.related(&of.id, kind, resource_id)
     }
 
     /// Every asset of a kind.

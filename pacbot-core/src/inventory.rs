@@ -1,9 +1,9 @@
 //! The inventory: the assets of one scan, indexed for lookups.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::asset::{Asset, AssetId, ResourceKind};
 
@@ -16,7 +16,7 @@ use crate::asset::{Asset, AssetId, ResourceKind};
 pub struct Inventory {
     assets: Vec<Asset>,
     by_id: HashTable<u32>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: DefaultHashBuilder,
     by_kind: HashMap<ResourceKind, Vec<u32>>,
 }
 
@@ -47,7 +47,7 @@ impl Inventory {
     /// An inventory indexes up to `u32::MAX` assets; further ones are kept
     /// (and evaluated by rules of every kind) but cannot be looked up by id.
     pub fn insert(&mut self, asset: Asset) -> usize {
-        let hash = self.hasher.hash_one(&asset.id);
+        let hash = self.hash_id(&asset.id);
         let assets = &self.assets;
         if let Some(&pos) = self.by_id.find(hash, |&i| assets[i as usize].id == asset.id) {
             self.assets[pos as usize] = asset;
@@ -60,9 +60,12 @@ impl Inventory {
         };
         self.by_kind.entry(asset.id.kind.clone()).or_default().push(pos);
         self.assets.push(asset);
-        let hasher = &self.hasher;
         let assets = &self.assets;
-        self.by_id.insert_unique(hash, pos, |&i| hasher.hash_one(&assets[i as usize].id));
+        let hasher = &self.hasher;
+        self.by_id.insert_unique(hash, pos, |&i| {
+            let id = &assets[i as usize].id;
+            hash_parts(hasher, &id.provider, &id.account, &id.region, id.kind.as_str(), &id.resource_id)
+        });
         pos as usize
     }
 
@@ -84,11 +87,37 @@ impl Inventory {
         &self.assets
     }
 
+    fn hash_id(&self, id: &AssetId) -> u64 {
+        hash_parts(&self.hasher, &id.provider, &id.account, &id.region, id.kind.as_str(), &id.resource_id)
+    }
+
     /// The position of an asset.
     #[must_use]
     pub fn position(&self, id: &AssetId) -> Option<usize> {
-        let hash = self.hasher.hash_one(id);
-        self.by_id.find(hash, |&i| self.assets[i as usize].id == *id).map(|&i| i as usize)
+        self.position_of(&id.provider, &id.account, &id.region, id.kind.as_str(), &id.resource_id)
+    }
+
+    /// The position of an asset given by the parts of its id (no allocation).
+    #[must_use]
+    pub fn position_of(
+        &self,
+        provider: &str,
+        account: &str,
+        region: &str,
+        kind: &str,
+        resource_id: &str,
+    ) -> Option<usize> {
+        let hash = hash_parts(&self.hasher, provider, account, region, kind, resource_id);
+        self.by_id
+            .find(hash, |&i| {
+                let id = &self.assets[i as usize].id;
+                id.resource_id == resource_id
+                    && id.kind.as_str() == kind
+                    && id.region == region
+                    && id.account == account
+                    && id.provider == provider
+            })
+            .map(|&i| i as usize)
     }
 
     /// An asset by id.
@@ -125,20 +154,19 @@ impl Inventory {
     /// Finds a related asset: one of `kind` with `resource_id` in the same
     /// provider and account as `of`, in its region or in `global`.
     #[must_use]
-    pub fn related(&self, of: &AssetId, kind: &ResourceKind, resource_id: &str) -> Option<&Asset> {
-        let mut id = AssetId {
-            provider: of.provider.clone(),
-            account: of.account.clone(),
-            region: of.region.clone(),
-            kind: kind.clone(),
-            resource_id: resource_id.to_owned(),
-        };
-        if let Some(a) = self.get(&id) {
-            return Some(a);
-        }
-        "global".clone_into(&mut id.region);
-        self.get(&id)
+    pub fn related(&self, of: &AssetId, kind: &str, resource_id: &str) -> Option<&Asset> {
+        self.position_of(&of.provider, &of.account, &of.region, kind, resource_id)
+            .or_else(|| self.position_of(&of.provider, &of.account, "global", kind, resource_id))
+            .map(|i| &self.assets[i])
     }
+}
+
+fn hash_parts(hasher: &DefaultHashBuilder, provider: &str, account: &str, region: &str, kind: &str, id: &str) -> u64 {
+    let mut h = hasher.build_hasher();
+    for part in [provider, account, region, kind, id] {
+        part.hash(&mut h);
+    }
+    h.finish()
 }
 
 impl FromIterator<Asset> for Inventory {
@@ -176,9 +204,9 @@ mod tests {
         let g = Asset::new(AssetId::new("aws", "1", "global", "role", "admin"));
         inv.insert(g);
         let of = AssetId::new("aws", "1", "r", "k1", "x");
-        assert!(inv.related(&of, &"role".into(), "admin").is_some());
-        assert!(inv.related(&of, &"k2".into(), "y").is_some());
-        assert!(inv.related(&of, &"k2".into(), "q").is_none());
+        assert!(inv.related(&of, "role", "admin").is_some());
+        assert!(inv.related(&of, "k2", "y").is_some());
+        assert!(inv.related(&of, "k2", "q").is_none());
         assert_eq!(inv.kinds().len(), 3);
     }
 }
