@@ -17,6 +17,8 @@
 //! the up-front conversion: inputs parsed with `Value::from_json_str`, and
 //! `CompiledPolicy::eval_with_input` from `Engine::compile_with_entrypoint`.)
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,7 @@ use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use pacbot_core::{Asset, AssetId, Criteria};
 use serde_json::{Value, json};
+use support::Lcg;
 
 /// How many assets each side judges.
 const ASSETS: usize = 1_000;
@@ -77,20 +80,6 @@ const RULE_MANY: &str = "data.pacbot.s3.public_count";
 // ---------------------------------------------------------------------------
 // Assets
 // ---------------------------------------------------------------------------
-
-/// A 64-bit linear congruential generator: deterministic, no `rand`.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// S3 buckets with realistic ACLs: the owner's grant, sometimes a log
 /// delivery grant, now and then a public one (about 10 % of buckets).

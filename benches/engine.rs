@@ -8,6 +8,8 @@
 //! the wall time of one evaluation, assets/s and checks/s, and the memory per
 //! asset of the inventory and of an evaluation (measured with `stats_alloc`).
 
+mod support;
+
 use std::alloc::System;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +23,7 @@ use pacbot_core::{
 };
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use support::Lcg;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -410,30 +413,6 @@ fn build_engine() -> Engine {
 // ---------------------------------------------------------------------------
 // Synthetic inventory
 // ---------------------------------------------------------------------------
-
-/// A 64-bit linear congruential generator (Knuth's MMIX constants): small,
-/// deterministic, good enough to mix misconfigurations.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True with a probability of `percent` %.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const ACCOUNTS: usize = 24;
 const AWS_REGIONS: [&str; 4] = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"];
