@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use pacbot_core::{
-    Asset, AssetGroup, AssetId, Category, Engine, EvalContext, Evaluation, FnRule, Inventory, Outcome, Policy,
-    PolicyMeta, ResourceKind, Severity, parse_policies,
+    Asset, AssetGroup, AssetId, Attr, AttrKind, Category, Engine, EvalContext, Evaluation, FnRule, Inventory, Outcome,
+    Policy, PolicyMeta, ResourceKind, Severity, parse_policies,
 };
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -300,41 +300,41 @@ groups:
 "#;
 
 /// Whether a security-group permission admits the whole internet.
-fn open_to_world(perm: &Value) -> bool {
-    let v4 = perm["ip_ranges"].as_array().is_some_and(|r| r.iter().any(|x| x["cidr_ip"] == "0.0.0.0/0"));
-    v4 || perm["ipv6_ranges"].as_array().is_some_and(|r| r.iter().any(|x| x["cidr_ipv6"] == "::/0"))
+fn open_to_world(perm: Attr<'_>) -> bool {
+    let v4 = perm.field("ip_ranges").elements().any(|x| x.field("cidr_ip") == "0.0.0.0/0");
+    v4 || perm.field("ipv6_ranges").elements().any(|x| x.field("cidr_ipv6") == "::/0")
 }
 
 /// Whether a security-group permission covers a TCP port.
-fn covers_port(perm: &Value, port: u64) -> bool {
-    if perm["ip_protocol"] == "-1" {
+fn covers_port(perm: Attr<'_>, port: u64) -> bool {
+    if perm.field("ip_protocol") == "-1" {
         return true;
     }
-    match (perm["from_port"].as_u64(), perm["to_port"].as_u64()) {
-        (Some(from), Some(to)) => perm["ip_protocol"] == "tcp" && from <= port && port <= to,
+    match (perm.field("from_port").as_u64(), perm.field("to_port").as_u64()) {
+        (Some(from), Some(to)) => perm.field("ip_protocol") == "tcp" && from <= port && port <= to,
         _ => false,
     }
 }
 
 /// The first port of `ports` that one single permission of the group opens to the world.
 fn world_open_port(sg: &Asset, ports: &[u64]) -> Option<u64> {
-    let perms = sg.attributes["ip_permissions"].as_array()?;
-    perms.iter().filter(|p| open_to_world(p)).find_map(|p| ports.iter().copied().find(|&port| covers_port(p, port)))
+    let perms = sg.attributes.field("ip_permissions").as_array()?;
+    perms.filter(|p| open_to_world(*p)).find_map(|p| ports.iter().copied().find(|&port| covers_port(p, port)))
 }
 
 fn code_policies() -> Vec<Policy> {
     let exposed = FnRule::new("ssh-exposed", ["aws.ec2.instance"], |a: &Asset, ctx: &EvalContext<'_>| {
-        if a.attributes["state"]["name"] != "running" {
+        if a.attributes.field("state").field("name") != "running" {
             return Outcome::NotApplicable;
         }
-        if a.attributes.get("public_ip_address").is_none_or(Value::is_null) {
+        if a.attributes.field("public_ip_address").is_null() {
             return Outcome::Pass;
         }
-        let Some(groups) = a.attributes["security_groups"].as_array() else {
+        let Some(groups) = a.attributes.field("security_groups").as_array() else {
             return Outcome::error("no `security_groups` attribute");
         };
         for g in groups {
-            let Some(id) = g["group_id"].as_str() else { continue };
+            let Some(id) = g.field("group_id").as_str() else { continue };
             match ctx.related(a, "aws.ec2.security_group", id) {
                 None => return Outcome::error(format!("security group {id} not in the inventory")),
                 Some(sg) if world_open_port(sg, &[22]).is_some() => {
@@ -349,11 +349,11 @@ fn code_policies() -> Vec<Policy> {
         Outcome::Pass
     });
     let orphan = FnRule::new("attached-instance-exists", ["aws.ec2.volume"], |a: &Asset, ctx: &EvalContext<'_>| {
-        let Some(attachments) = a.attributes["attachments"].as_array().filter(|v| !v.is_empty()) else {
+        let Some(attachments) = a.attributes.field("attachments").as_array().filter(|v| v.len() > 0) else {
             return Outcome::NotApplicable;
         };
         for att in attachments {
-            let Some(id) = att["instance_id"].as_str() else {
+            let Some(id) = att.field("instance_id").as_str() else {
                 return Outcome::error("attachment without `instance_id`");
             };
             if ctx.related(a, "aws.ec2.instance", id).is_none() {
@@ -916,21 +916,23 @@ struct Breakdown {
 }
 
 fn breakdown(inventory: &Inventory) -> Breakdown {
-    fn walk(v: &Value, b: &mut Breakdown) {
-        match v {
-            Value::Object(m) => {
+    fn walk(v: Attr<'_>, b: &mut Breakdown) {
+        match v.kind() {
+            AttrKind::Object => {
                 b.objects += 1;
-                b.entries += m.len();
-                b.payload += m.keys().map(String::len).sum::<usize>();
-                m.values().for_each(|v| walk(v, b));
+                for (k, v) in v.entries() {
+                    b.entries += 1;
+                    b.payload += k.len();
+                    walk(v, b);
+                }
             }
-            Value::Array(items) => {
+            AttrKind::Array => {
                 b.arrays += 1;
-                items.iter().for_each(|v| walk(v, b));
+                v.elements().for_each(|v| walk(v, b));
             }
-            Value::String(t) => {
+            AttrKind::String => {
                 b.scalars += 1;
-                b.payload += t.len();
+                b.payload += v.as_str().map_or(0, str::len);
             }
             _ => {
                 b.scalars += 1;
@@ -962,7 +964,7 @@ fn breakdown(inventory: &Inventory) -> Breakdown {
     b.tags = c.bytes_allocated as i64 - c.bytes_deallocated as i64;
     drop(tags);
     for a in assets {
-        walk(&a.attributes, &mut b);
+        walk(a.attributes.root(), &mut b);
     }
     b
 }

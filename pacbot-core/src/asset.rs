@@ -1,11 +1,13 @@
 //! Assets: the resources a connector discovers.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::attributes::Attributes;
+use crate::tags::Tags;
 
 /// The kind of a resource, such as `aws.ec2.instance` or `azure.storage.account`.
 ///
@@ -110,13 +112,10 @@ impl fmt::Display for AssetId {
     }
 }
 
-/// Tags (labels) of an asset, sorted by key.
-pub type Tags = BTreeMap<String, String>;
-
 /// A discovered resource: identity, attributes, tags and when it was seen.
 ///
 /// `attributes` is the provider's description of the resource as a JSON
-/// document. Its shape per kind is documented by the connector that produces it;
+/// document, held compactly (see [`Attributes`]). Its shape per kind is documented by the connector that produces it;
 /// criteria and rules address it with attribute paths (see [`crate::AttributePath`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,7 +127,7 @@ pub struct Asset {
     pub name: Option<String>,
     /// The resource's attributes.
     #[serde(default)]
-    pub attributes: serde_json::Value,
+    pub attributes: Attributes,
     /// The resource's tags.
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     pub tags: Tags,
@@ -144,20 +143,13 @@ impl Asset {
     /// An asset with no attributes and no tags.
     #[must_use]
     pub fn new(id: AssetId) -> Self {
-        Self {
-            id,
-            name: None,
-            attributes: serde_json::Value::Object(serde_json::Map::new()),
-            tags: Tags::new(),
-            first_seen: None,
-            last_seen: None,
-        }
+        Self { id, name: None, attributes: Attributes::new(), tags: Tags::new(), first_seen: None, last_seen: None }
     }
 
-    /// Sets the attributes.
+    /// Sets the attributes (a `serde_json::Value` converts).
     #[must_use]
-    pub fn with_attributes(mut self, attributes: serde_json::Value) -> Self {
-        self.attributes = attributes;
+    pub fn with_attributes(mut self, attributes: impl Into<Attributes>) -> Self {
+        self.attributes = attributes.into();
         self
     }
 
@@ -184,6 +176,6 @@ impl Asset {
     /// The value of a tag, by exact key.
     #[must_use]
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.get(key).map(String::as_str)
+        self.tags.get(key)
     }
 }

@@ -56,6 +56,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::io::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use ipnet::IpNet;
@@ -65,6 +66,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::asset::Asset;
+use crate::attributes::{Attr, AttrKind, Attributes};
 use crate::path::{AttributePath, Subject, ValueRef};
 
 /// A boolean expression over an asset's identity, tags and attributes.
@@ -276,7 +278,7 @@ impl Ordinal {
     fn compare(&self, value: ValueRef<'_>) -> Option<Ordering> {
         match self {
             Ordinal::Number(n) => match value {
-                ValueRef::Json(Value::Number(v)) => v.as_f64()?.partial_cmp(&n.as_f64()?),
+                ValueRef::Attr(v) => v.as_f64()?.partial_cmp(&n.as_f64()?),
                 _ => None,
             },
             Ordinal::Time(_, t) => value_time(value).map(|v| v.cmp(t)),
@@ -319,8 +321,8 @@ fn parse_time_str(s: &str) -> Option<DateTime<Utc>> {
 fn value_time(v: ValueRef<'_>) -> Option<DateTime<Utc>> {
     match v {
         ValueRef::Time(t) => Some(t),
-        ValueRef::Json(Value::Number(n)) => {
-            let secs = n.as_f64()?;
+        ValueRef::Attr(a) if a.kind() == AttrKind::Number => {
+            let secs = a.as_f64()?;
             if !secs.is_finite() {
                 return None;
             }
@@ -331,27 +333,13 @@ fn value_time(v: ValueRef<'_>) -> Option<DateTime<Utc>> {
     }
 }
 
-/// JSON equality with numbers compared by value (`1 == 1.0`).
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64().is_some_and(|x| y.as_f64() == Some(x)),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 fn value_eq(v: ValueRef<'_>, operand: &Value) -> bool {
     match v {
-        ValueRef::Json(j) => json_eq(j, operand),
+        ValueRef::Attr(a) => a.json_eq(operand),
         ValueRef::Str(s) => operand.as_str() == Some(s),
         ValueRef::Time(t) => operand.as_str().and_then(parse_time_str) == Some(t),
         ValueRef::Tags(tags) => match operand {
-            Value::Object(map) => {
-                map.len() == tags.len() && map.iter().all(|(k, v)| tags.get(k).map(String::as_str) == v.as_str())
-            }
+            Value::Object(map) => map.len() == tags.len() && map.iter().all(|(k, v)| tags.get(k) == v.as_str()),
             _ => false,
         },
     }
@@ -378,7 +366,7 @@ fn test_value(op: &Operator, v: ValueRef<'_>, now: DateTime<Utc>) -> bool {
         Operator::OlderThan(a) => value_time(v).is_some_and(|t| now - t > a.delta),
         Operator::NewerThan(a) => value_time(v).is_some_and(|t| now - t < a.delta),
         Operator::Match(c) => match v {
-            ValueRef::Json(j) => c.matches_subject(Subject::Json(j), now),
+            ValueRef::Attr(a) => c.matches_subject(Subject::Attr(a), now),
             _ => false,
         },
     }
@@ -386,14 +374,22 @@ fn test_value(op: &Operator, v: ValueRef<'_>, now: DateTime<Utc>) -> bool {
 
 fn value_contains(v: ValueRef<'_>, operand: &Value) -> bool {
     match v {
-        ValueRef::Json(Value::Array(items)) => items.iter().any(|i| json_eq(i, operand)),
-        ValueRef::Json(Value::Object(map)) => operand.as_str().is_some_and(|k| map.contains_key(k)),
+        ValueRef::Attr(a) if a.kind() == AttrKind::Array => a.elements().any(|i| i.json_eq(operand)),
+        ValueRef::Attr(a) if a.kind() == AttrKind::Object => operand.as_str().is_some_and(|k| a.contains_key(k)),
         ValueRef::Tags(tags) => operand.as_str().is_some_and(|k| tags.contains_key(k)),
         other => match (other.as_str(), operand.as_str()) {
             (Some(s), Some(needle)) => s.contains(needle),
             _ => false,
         },
     }
+}
+
+/// The bytes written by the explainers, which write only UTF-8.
+/// Shrunk to fit: findings keep their reasons for as long as the evaluation lives.
+pub(crate) fn bytes_to_string(bytes: Vec<u8>) -> String {
+    let mut s = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    s.shrink_to_fit();
+    s
 }
 
 impl Condition {
@@ -438,24 +434,65 @@ impl Condition {
     }
 
     fn operator_entry(&self) -> (&'static str, Value) {
-        match &self.op {
-            Operator::Eq(x) => ("eq", x.clone()),
-            Operator::Ne(x) => ("ne", x.clone()),
-            Operator::In(xs) => ("in", Value::Array(xs.clone())),
-            Operator::NotIn(xs) => ("not-in", Value::Array(xs.clone())),
-            Operator::Glob(g) => ("glob", Value::String(g.text.clone())),
-            Operator::Regex(r) => ("regex", Value::String(r.as_str().to_owned())),
-            Operator::Exists => ("exists", Value::Bool(true)),
-            Operator::Absent => ("absent", Value::Bool(true)),
-            Operator::Gt(o) => ("gt", o.to_value()),
-            Operator::Ge(o) => ("ge", o.to_value()),
-            Operator::Lt(o) => ("lt", o.to_value()),
-            Operator::Le(o) => ("le", o.to_value()),
-            Operator::Contains(x) => ("contains", x.clone()),
-            Operator::CidrContains(c) => ("cidr-contains", Value::String(c.text.clone())),
-            Operator::OlderThan(a) => ("older-than", Value::String(a.text.clone())),
-            Operator::NewerThan(a) => ("newer-than", Value::String(a.text.clone())),
-            Operator::Match(c) => ("match", c.to_value()),
+        (self.op.name(), self.op.operand())
+    }
+}
+
+impl Operator {
+    /// The operator's name as written in documents.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operator::Eq(_) => "eq",
+            Operator::Ne(_) => "ne",
+            Operator::In(_) => "in",
+            Operator::NotIn(_) => "not-in",
+            Operator::Glob(_) => "glob",
+            Operator::Regex(_) => "regex",
+            Operator::Exists => "exists",
+            Operator::Absent => "absent",
+            Operator::Gt(_) => "gt",
+            Operator::Ge(_) => "ge",
+            Operator::Lt(_) => "lt",
+            Operator::Le(_) => "le",
+            Operator::Contains(_) => "contains",
+            Operator::CidrContains(_) => "cidr-contains",
+            Operator::OlderThan(_) => "older-than",
+            Operator::NewerThan(_) => "newer-than",
+            Operator::Match(_) => "match",
+        }
+    }
+
+    /// Writes the operand as JSON without copying it.
+    fn write_operand(&self, out: &mut Vec<u8>) {
+        let _ = match self {
+            Operator::Eq(x) | Operator::Ne(x) | Operator::Contains(x) => serde_json::to_writer(&mut *out, x),
+            Operator::In(xs) | Operator::NotIn(xs) => serde_json::to_writer(&mut *out, xs),
+            Operator::Glob(g) => serde_json::to_writer(&mut *out, &g.text),
+            Operator::Regex(r) => serde_json::to_writer(&mut *out, r.as_str()),
+            Operator::Exists | Operator::Absent => serde_json::to_writer(&mut *out, &true),
+            Operator::CidrContains(c) => serde_json::to_writer(&mut *out, &c.text),
+            Operator::OlderThan(a) | Operator::NewerThan(a) => serde_json::to_writer(&mut *out, &a.text),
+            Operator::Gt(o) | Operator::Ge(o) | Operator::Lt(o) | Operator::Le(o) => match o {
+                Ordinal::Number(n) => serde_json::to_writer(&mut *out, n),
+                Ordinal::Time(s, _) | Ordinal::Text(s) => serde_json::to_writer(&mut *out, s),
+            },
+            Operator::Match(c) => serde_json::to_writer(&mut *out, c),
+        };
+    }
+
+    /// The operand as a JSON value.
+    fn operand(&self) -> Value {
+        match self {
+            Operator::Eq(x) | Operator::Ne(x) | Operator::Contains(x) => x.clone(),
+            Operator::In(xs) | Operator::NotIn(xs) => Value::Array(xs.clone()),
+            Operator::Glob(g) => Value::String(g.text.clone()),
+            Operator::Regex(r) => Value::String(r.as_str().to_owned()),
+            Operator::Exists | Operator::Absent => Value::Bool(true),
+            Operator::Gt(o) | Operator::Ge(o) | Operator::Lt(o) | Operator::Le(o) => o.to_value(),
+            Operator::CidrContains(c) => Value::String(c.text.clone()),
+            Operator::OlderThan(a) | Operator::NewerThan(a) => Value::String(a.text.clone()),
+            Operator::Match(c) => c.to_value(),
         }
     }
 }
@@ -494,11 +531,18 @@ impl Criteria {
         self.matches_subject(Subject::Asset(asset), now)
     }
 
-    /// Whether a JSON document matches, every path being relative to it (as
-    /// inside a `match` operator).
+    /// Whether a value of an attribute document matches, every path being
+    /// relative to it (as inside a `match` operator).
+    #[must_use]
+    pub fn matches_attr(&self, node: Attr<'_>, now: DateTime<Utc>) -> bool {
+        self.matches_subject(Subject::Attr(node), now)
+    }
+
+    /// Whether a JSON document matches, every path being relative to it.
+    /// Converts the document first; prefer [`Criteria::matches_attr`] in loops.
     #[must_use]
     pub fn matches_json(&self, doc: &Value, now: DateTime<Utc>) -> bool {
-        self.matches_subject(Subject::Json(doc), now)
+        Attributes::from_json(doc).is_ok_and(|doc| self.matches_attr(doc.root(), now))
     }
 
     fn matches_subject(&self, subject: Subject<'_>, now: DateTime<Utc>) -> bool {
@@ -514,33 +558,64 @@ impl Criteria {
     /// short explanation for humans of why criteria did or did not match.
     #[must_use]
     pub fn explain(&self, asset: &Asset, now: DateTime<Utc>) -> String {
+        let mut out = Vec::with_capacity(96);
+        self.explain_into(&mut out, asset, now);
+        bytes_to_string(out)
+    }
+
+    /// Appends the explanation to `out` (UTF-8), allocating nothing else
+    /// for the common case of one condition.
+    pub(crate) fn explain_into(&self, out: &mut Vec<u8>, asset: &Asset, now: DateTime<Utc>) {
         match self {
             Criteria::Match(c) => {
-                let (op, operand) = c.operator_entry();
-                let found: Vec<String> = c
-                    .path
-                    .values(asset)
-                    .iter()
-                    .take(5)
-                    .map(|v| match v {
-                        ValueRef::Json(j) => j.to_string(),
-                        ValueRef::Str(s) => format!("{s:?}"),
-                        ValueRef::Time(t) => t.to_rfc3339(),
-                        ValueRef::Tags(t) => format!("{} tags", t.len()),
-                    })
-                    .collect();
-                let found = if found.is_empty() { "nothing".to_owned() } else { found.join(", ") };
-                format!("`{}` {op} {operand} (found {found})", c.path)
+                out.push(b'`');
+                out.extend_from_slice(c.path.as_str().as_bytes());
+                out.extend_from_slice(b"` ");
+                out.extend_from_slice(c.op.name().as_bytes());
+                out.push(b' ');
+                c.op.write_operand(out);
+                out.extend_from_slice(b" (found ");
+                let mut found = 0;
+                c.path.any(asset, |v| {
+                    if found > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    let _ = match v {
+                        ValueRef::Attr(a) => serde_json::to_writer(&mut *out, &a),
+                        ValueRef::Str(s) => serde_json::to_writer(&mut *out, s),
+                        ValueRef::Time(t) => serde_json::to_writer(&mut *out, &t.to_rfc3339()),
+                        ValueRef::Tags(t) => write!(out, "{} tags", t.len()).map_err(serde_json::Error::io),
+                    };
+                    found += 1;
+                    found == 5
+                });
+                if found == 0 {
+                    out.extend_from_slice(b"nothing");
+                }
+                out.push(b')');
             }
             Criteria::All(cs) => match cs.iter().find(|c| !c.matches(asset, now)) {
-                Some(c) => c.explain(asset, now),
-                None => cs.iter().map(|c| c.explain(asset, now)).collect::<Vec<_>>().join(" and "),
+                Some(c) => c.explain_into(out, asset, now),
+                None => {
+                    for (i, c) in cs.iter().enumerate() {
+                        if i > 0 {
+                            out.extend_from_slice(b" and ");
+                        }
+                        c.explain_into(out, asset, now);
+                    }
+                }
             },
             Criteria::Any(cs) => match cs.iter().find(|c| c.matches(asset, now)) {
-                Some(c) => c.explain(asset, now),
-                None => format!("none of {} alternatives", cs.len()),
+                Some(c) => c.explain_into(out, asset, now),
+                None => {
+                    let _ = write!(out, "none of {} alternatives", cs.len());
+                }
             },
-            Criteria::Not(c) => format!("not ({})", c.explain(asset, now)),
+            Criteria::Not(c) => {
+                out.extend_from_slice(b"not (");
+                c.explain_into(out, asset, now);
+                out.push(b')');
+            }
         }
     }
 

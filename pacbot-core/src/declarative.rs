@@ -132,13 +132,17 @@ impl Rule for DeclarativeRule {
         // Without a template the reason is the evidence; with one, the
         // evidence (the deciding condition and the values found) goes in the
         // details as a plain string.
-        let evidence = criteria.explain(asset, now);
         match &self.reason {
-            Some(t) => Outcome::fail_with(t.render(asset), Value::String(evidence)),
-            None => Outcome::fail(match &self.test {
-                Test::FailWhen(_) => format!("matches {evidence}"),
-                Test::PassWhen(_) => format!("does not satisfy {evidence}"),
-            }),
+            Some(t) => Outcome::fail_with(t.render(asset), Value::String(criteria.explain(asset, now))),
+            None => {
+                let mut out = Vec::with_capacity(128);
+                out.extend_from_slice(match &self.test {
+                    Test::FailWhen(_) => b"matches ",
+                    Test::PassWhen(_) => b"does not satisfy ",
+                });
+                criteria.explain_into(&mut out, asset, now);
+                Outcome::fail(crate::criteria::bytes_to_string(out))
+            }
         }
     }
 
@@ -223,11 +227,10 @@ impl ReasonTemplate {
                         .values(asset)
                         .into_iter()
                         .map(|v| match v {
-                            ValueRef::Json(Value::String(s)) => s.clone(),
-                            ValueRef::Json(j) => j.to_string(),
+                            ValueRef::Attr(a) => a.as_str().map_or_else(|| a.to_string(), str::to_owned),
                             ValueRef::Str(s) => s.to_owned(),
                             ValueRef::Time(t) => t.to_rfc3339(),
-                            ValueRef::Tags(t) => t.keys().cloned().collect::<Vec<_>>().join(", "),
+                            ValueRef::Tags(t) => t.keys().collect::<Vec<_>>().join(", "),
                         })
                         .collect();
                     out.push_str(if values.is_empty() { "none" } else { "" });

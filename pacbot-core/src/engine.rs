@@ -282,13 +282,8 @@ impl Engine {
 
         let tasks: Vec<(usize, &Arc<dyn Rule>)> =
             enabled.iter().enumerate().flat_map(|(i, p)| p.rules().iter().map(move |r| (i, r))).collect();
-        let rule_results: Vec<RuleEvaluation> = tasks
-            .par_iter()
-            .map(|(pi, rule)| {
-                let scope = enabled[*pi].meta().scope.as_deref().and_then(|s| scopes.get(s));
-                evaluate_rule(rule.as_ref(), scope, &ctx)
-            })
-            .collect();
+        let rule_scope = |ri: usize| enabled[tasks[ri].0].meta().scope.as_deref().and_then(|s| scopes.get(s));
+        let rule_results = evaluate_rules(&tasks, rule_scope, &ctx);
 
         let mut results = rule_results.into_iter();
         let policies = enabled
@@ -317,76 +312,68 @@ fn members(group: &AssetGroup, inventory: &Inventory, now: DateTime<Utc>) -> Fix
     set
 }
 
-/// How many assets one parallel job judges.
-const CHUNK: usize = 2048;
+/// How many assets one parallel job judges: small enough that the job's
+/// assets stay in the core's cache while every rule of their kind reads them.
+const CHUNK: usize = 256;
 
-fn evaluate_rule(rule: &dyn Rule, scope: Option<&FixedBitSet>, ctx: &EvalContext<'_>) -> RuleEvaluation {
+/// What one rule concluded over one chunk of assets.
+#[derive(Default)]
+struct Partial {
+    applicable: Vec<u32>,
+    findings: Vec<Finding>,
+    passed: usize,
+    not_applicable: usize,
+}
+
+/// Evaluates every rule over the assets of its kinds.
+///
+/// The work is split by asset, not by rule: a job takes a chunk of assets of
+/// one kind and runs every rule for that kind over it, so each attribute
+/// document is fetched from memory once per scan rather than once per rule.
+fn evaluate_rules<'s>(
+    rules: &[(usize, &Arc<dyn Rule>)],
+    scope_of: impl Fn(usize) -> Option<&'s FixedBitSet> + Sync,
+    ctx: &EvalContext<'_>,
+) -> Vec<RuleEvaluation> {
     let inventory = ctx.inventory();
-    let all: Vec<u32>;
-    let candidates: Vec<&[u32]> = if rule.kinds().is_empty() {
-        all = (0..u32::try_from(inventory.len()).unwrap_or(u32::MAX)).collect();
-        vec![&all]
-    } else {
-        let mut kinds: Vec<&ResourceKind> = rule.kinds().iter().collect();
-        kinds.sort();
-        kinds.dedup();
-        kinds.into_iter().map(|k| inventory.positions_of_kind(k)).collect()
-    };
-
-    struct Partial {
-        applicable: Vec<u32>,
-        findings: Vec<Finding>,
-        passed: usize,
-        not_applicable: usize,
-    }
-    let partials: Vec<Partial> = candidates
+    let kinds = inventory.kinds();
+    // Per kind present, the rules that judge it (a rule without kinds judges all).
+    let rules_of_kind: Vec<(Vec<usize>, &[u32])> = kinds
         .iter()
-        .flat_map(|positions| positions.chunks(CHUNK))
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|chunk| {
-            let mut part = Partial { applicable: Vec::new(), findings: Vec::new(), passed: 0, not_applicable: 0 };
-            for &pos in chunk {
-                if scope.is_some_and(|s| !s.contains(pos as usize)) {
-                    part.not_applicable += 1;
-                    continue;
-                }
-                let Some(asset) = inventory.at(pos as usize) else { continue };
-                let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule.evaluate(asset, ctx)))
-                {
-                    Ok(o) => o,
-                    Err(_) => Outcome::error(format!("rule `{}` panicked", rule.id())),
-                };
-                match outcome {
-                    Outcome::Pass => {
-                        part.passed += 1;
-                        part.applicable.push(pos);
-                    }
-                    Outcome::NotApplicable => part.not_applicable += 1,
-                    Outcome::Fail { reason, details } => {
-                        part.applicable.push(pos);
-                        part.findings.push(Finding { asset: pos, outcome: FindingOutcome::Fail { reason, details } });
-                    }
-                    Outcome::Error { message } => {
-                        part.applicable.push(pos);
-                        part.findings.push(Finding { asset: pos, outcome: FindingOutcome::Error { message } });
-                    }
-                }
-            }
-            part
+        .map(|(kind, _)| {
+            let applicable = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, r))| r.kinds().is_empty() || r.kinds().contains(kind))
+                .map(|(ri, _)| ri)
+                .collect();
+            (applicable, inventory.positions_of_kind(kind))
         })
         .collect();
+    let jobs: Vec<(&[usize], &[u32])> = rules_of_kind
+        .iter()
+        .filter(|(rs, _)| !rs.is_empty())
+        .flat_map(|(rs, positions)| positions.chunks(CHUNK).map(move |chunk| (rs.as_slice(), chunk)))
+        .collect();
+    let partials: Vec<Vec<(usize, Partial)>> = jobs
+        .into_par_iter()
+        .map(|(rs, chunk)| rs.iter().map(|&ri| (ri, judge(rules[ri].1.as_ref(), scope_of(ri), chunk, ctx))).collect())
+        .collect();
 
-    let mut eval = RuleEvaluation {
-        rule_id: rule.id().to_owned(),
-        applicable: FixedBitSet::with_capacity(inventory.len()),
-        findings: Vec::new(),
-        passed: 0,
-        failed: 0,
-        not_applicable: 0,
-        errors: 0,
-    };
-    for part in partials {
+    let mut evals: Vec<RuleEvaluation> = rules
+        .iter()
+        .map(|(_, rule)| RuleEvaluation {
+            rule_id: rule.id().to_owned(),
+            applicable: FixedBitSet::with_capacity(inventory.len()),
+            findings: Vec::new(),
+            passed: 0,
+            failed: 0,
+            not_applicable: 0,
+            errors: 0,
+        })
+        .collect();
+    for (ri, part) in partials.into_iter().flatten() {
+        let Some(eval) = evals.get_mut(ri) else { continue };
         eval.passed += part.passed;
         eval.not_applicable += part.not_applicable;
         for pos in part.applicable {
@@ -394,15 +381,49 @@ fn evaluate_rule(rule: &dyn Rule, scope: Option<&FixedBitSet>, ctx: &EvalContext
         }
         eval.findings.extend(part.findings);
     }
-    eval.findings.sort_by_key(|f| f.asset);
-    eval.findings.dedup_by_key(|f| f.asset);
-    for f in &eval.findings {
-        match f.outcome {
-            FindingOutcome::Fail { .. } => eval.failed += 1,
-            FindingOutcome::Error { .. } => eval.errors += 1,
+    for eval in &mut evals {
+        eval.findings.sort_by_key(|f| f.asset);
+        for f in &eval.findings {
+            match f.outcome {
+                FindingOutcome::Fail { .. } => eval.failed += 1,
+                FindingOutcome::Error { .. } => eval.errors += 1,
+            }
         }
     }
-    eval
+    evals
+}
+
+/// Runs one rule over a chunk of assets.
+fn judge(rule: &dyn Rule, scope: Option<&FixedBitSet>, chunk: &[u32], ctx: &EvalContext<'_>) -> Partial {
+    let inventory = ctx.inventory();
+    let mut part = Partial::default();
+    for &pos in chunk {
+        if scope.is_some_and(|s| !s.contains(pos as usize)) {
+            part.not_applicable += 1;
+            continue;
+        }
+        let Some(asset) = inventory.at(pos as usize) else { continue };
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rule.evaluate(asset, ctx))) {
+            Ok(o) => o,
+            Err(_) => Outcome::error(format!("rule `{}` panicked", rule.id())),
+        };
+        match outcome {
+            Outcome::Pass => {
+                part.passed += 1;
+                part.applicable.push(pos);
+            }
+            Outcome::NotApplicable => part.not_applicable += 1,
+            Outcome::Fail { reason, details } => {
+                part.applicable.push(pos);
+                part.findings.push(Finding { asset: pos, outcome: FindingOutcome::Fail { reason, details } });
+            }
+            Outcome::Error { message } => {
+                part.applicable.push(pos);
+                part.findings.push(Finding { asset: pos, outcome: FindingOutcome::Error { message } });
+            }
+        }
+    }
+    part
 }
 
 #[cfg(test)]
@@ -428,7 +449,7 @@ mod tests {
     #[test]
     fn evaluates_by_kind_and_scope_with_counts() {
         let odd_n = FnRule::new("odd", ["vm"], |a: &Asset, _: &EvalContext<'_>| {
-            let n = a.attributes["n"].as_u64().unwrap_or(0);
+            let n = a.attributes.field("n").as_u64().unwrap_or(0);
             if n.is_multiple_of(4) {
                 Outcome::fail_with("divisible by four", serde_json::json!({"n": n}))
             } else if n == 2 {

@@ -2,6 +2,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod asset;
+pub mod attributes;
 pub mod compliance;
 mod connector;
 mod coverage;
@@ -17,9 +18,11 @@ pub mod path;
 mod policy;
 pub mod reconcile;
 pub mod rule_case;
+mod tags;
 mod violation;
 
-pub use asset::{Asset, AssetId, ResourceKind, Tags};
+pub use asset::{Asset, AssetId, ResourceKind};
+pub use attributes::{Attr, AttrKind, Attributes};
 pub use compliance::{
     CategoryCompliance, Compliance, ComplianceConfig, ComplianceReport, PolicyCompliance, TaggingCompliance,
 };
@@ -35,6 +38,7 @@ pub use inventory::Inventory;
 pub use path::AttributePath;
 pub use policy::{Category, FnRule, Outcome, Policy, PolicyMeta, Rule, Severity};
 pub use reconcile::{ReconcileInput, Reconciliation, reconcile};
+pub use tags::Tags;
 pub use violation::{CloseReason, Transition, TransitionKind, Violation, ViolationKey, ViolationStatus};
 
 /// The date-time crate used in this API (re-exported so users need not pin it).

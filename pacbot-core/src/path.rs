@@ -19,15 +19,16 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
 
-use crate::asset::{Asset, Tags};
+use crate::asset::Asset;
+use crate::attributes::{Attr, PathKey};
+use crate::tags::Tags;
 
 /// One step of an [`AttributePath`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Segment {
+enum Segment {
     /// An object key.
-    Key(String),
+    Key(PathKey),
     /// Every element of an array.
     Each,
     /// One element of an array; negative counts from the end.
@@ -81,20 +82,20 @@ pub struct AttributePath {
     skip: usize,
 }
 
-/// What a path is resolved in: an asset, or a JSON value (an element inside
-/// a `match`).
+/// What a path is resolved in: an asset, or a value inside its attributes
+/// (an element inside a `match`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Subject<'a> {
     Asset(&'a Asset),
-    Json(&'a Value),
+    Attr(Attr<'a>),
 }
 
 /// A value found at a path: a node of the attribute document, or an
 /// asset-level field.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ValueRef<'a> {
-    /// A node of the attribute document.
-    Json(&'a Value),
+    /// A value in the attribute document.
+    Attr(Attr<'a>),
     /// A string field (provider, account, region, kind, id, name, a tag value).
     Str(&'a str),
     /// A time field (first or last seen).
@@ -108,7 +109,7 @@ impl ValueRef<'_> {
     #[must_use]
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            ValueRef::Json(Value::String(s)) => Some(s),
+            ValueRef::Attr(a) => a.as_str(),
             ValueRef::Str(s) => Some(s),
             _ => None,
         }
@@ -117,7 +118,7 @@ impl ValueRef<'_> {
     /// Whether this is JSON `null`.
     #[must_use]
     pub fn is_null(&self) -> bool {
-        matches!(self, ValueRef::Json(Value::Null))
+        matches!(self, ValueRef::Attr(a) if a.is_null())
     }
 }
 
@@ -141,9 +142,9 @@ impl AttributePath {
     pub(crate) fn any_subject<'a>(&self, subject: Subject<'a>, visit: impl FnMut(ValueRef<'a>) -> bool) -> bool {
         match subject {
             Subject::Asset(a) => self.any(a, visit),
-            Subject::Json(doc) => {
+            Subject::Attr(node) => {
                 let mut visit = visit;
-                walk(doc, &self.segs, &mut visit)
+                walk(node, &self.segs, &mut visit)
             }
         }
     }
@@ -177,13 +178,13 @@ impl AttributePath {
             },
             Root::Tags => match self.rest() {
                 [] => visit(ValueRef::Tags(&asset.tags)),
-                [Segment::Key(k)] => match asset.tags.get(k) {
+                [Segment::Key(k)] => match asset.tags.get_key(k) {
                     Some(v) => visit(ValueRef::Str(v)),
                     None => false,
                 },
                 _ => false,
             },
-            Root::Attributes => walk(&asset.attributes, self.rest(), &mut visit),
+            Root::Attributes => walk(asset.attributes.root(), self.rest(), &mut visit),
         }
     }
 
@@ -199,35 +200,24 @@ impl AttributePath {
         out
     }
 
-    /// Resolves the path in a bare JSON document, every key (the first
-    /// included) being a key of the document.
-    pub fn any_in_json<'a>(&self, doc: &'a Value, mut visit: impl FnMut(&'a Value) -> bool) -> bool {
-        walk(doc, &self.segs, &mut |v| match v {
-            ValueRef::Json(j) => visit(j),
+    /// Resolves the path in a value of an attribute document, every key (the
+    /// first included) being a key of that value.
+    pub fn any_in<'a>(&self, node: Attr<'a>, mut visit: impl FnMut(Attr<'a>) -> bool) -> bool {
+        walk(node, &self.segs, &mut |v| match v {
+            ValueRef::Attr(a) => visit(a),
             _ => false,
         })
     }
 }
 
-fn walk<'a>(node: &'a Value, segs: &[Segment], visit: &mut dyn FnMut(ValueRef<'a>) -> bool) -> bool {
+fn walk<'a>(node: Attr<'a>, segs: &[Segment], visit: &mut dyn FnMut(ValueRef<'a>) -> bool) -> bool {
     let Some((first, rest)) = segs.split_first() else {
-        return visit(ValueRef::Json(node));
+        return visit(ValueRef::Attr(node));
     };
-    match (first, node) {
-        (Segment::Key(k), Value::Object(map)) => match map.get(k) {
-            Some(child) => walk(child, rest, visit),
-            None => false,
-        },
-        (Segment::Each, Value::Array(items)) => items.iter().any(|item| walk(item, rest, visit)),
-        (Segment::Index(i), Value::Array(items)) => {
-            let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
-            let idx = if *i < 0 { len + i } else { *i };
-            match usize::try_from(idx).ok().and_then(|idx| items.get(idx)) {
-                Some(child) => walk(child, rest, visit),
-                None => false,
-            }
-        }
-        _ => false,
+    match first {
+        Segment::Key(k) => node.get_key(k).is_some_and(|child| walk(child, rest, visit)),
+        Segment::Each => node.elements().any(|item| walk(item, rest, visit)),
+        Segment::Index(i) => node.element(*i).is_some_and(|child| walk(child, rest, visit)),
     }
 }
 
@@ -248,10 +238,10 @@ impl FromStr for AttributePath {
         let err = |reason: &str| PathError { path: text.to_owned(), reason: reason.to_owned() };
         let segs = parse_segments(text).map_err(|r| err(&r))?;
         let root = match segs.first() {
-            Some(Segment::Key(k)) => Root::from_key(k).unwrap_or(Root::Attributes),
+            Some(Segment::Key(k)) => Root::from_key(&k.text).unwrap_or(Root::Attributes),
             _ => return Err(err("a path must start with a key")),
         };
-        let explicit = matches!(segs.first(), Some(Segment::Key(k)) if Root::from_key(k).is_some());
+        let explicit = matches!(segs.first(), Some(Segment::Key(k)) if Root::from_key(&k.text).is_some());
         Ok(Self { text: text.to_owned(), root, segs, skip: usize::from(explicit) })
     }
 }
@@ -299,7 +289,7 @@ fn parse_segments(text: &str) -> Result<Vec<Segment>, String> {
                     if !closed || chars.next().map(|(_, c)| c) != Some(']') {
                         return Err(format!("unclosed `[\"` at offset {i}"));
                     }
-                    segs.push(Segment::Key(inner));
+                    segs.push(Segment::Key(PathKey::new(&inner)));
                 } else {
                     for (_, c) in chars.by_ref() {
                         if c == ']' {
@@ -336,7 +326,7 @@ fn parse_segments(text: &str) -> Result<Vec<Segment>, String> {
                     key.push(c);
                     chars.next();
                 }
-                segs.push(Segment::Key(key));
+                segs.push(Segment::Key(PathKey::new(&key)));
                 expect_key = false;
             }
         }
@@ -398,7 +388,7 @@ mod tests {
         p.values(&a)
             .into_iter()
             .map(|v| match v {
-                ValueRef::Json(j) => j.to_string(),
+                ValueRef::Attr(a) => a.to_string(),
                 ValueRef::Str(s) => s.to_owned(),
                 other => format!("{other:?}"),
             })

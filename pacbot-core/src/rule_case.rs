@@ -31,6 +31,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::asset::{Asset, AssetId, ResourceKind};
+use crate::attributes::Attributes;
 use crate::engine::EvalContext;
 use crate::inventory::Inventory;
 use crate::policy::{Outcome, Policy};
@@ -221,9 +222,10 @@ fn build_asset(case: &Case, default_kind: Option<&ResourceKind>) -> Asset {
     );
     let mut asset = Asset::new(id);
     asset.name = a.name.clone();
-    asset.attributes =
-        if a.attributes.is_null() { Value::Object(serde_json::Map::new()) } else { a.attributes.clone() };
-    asset.tags = a.tags.clone();
+    if !a.attributes.is_null() {
+        asset.attributes = Attributes::from(a.attributes.clone());
+    }
+    asset.tags = a.tags.clone().into();
     asset.first_seen = a.first_seen;
     asset
 }

@@ -65,7 +65,7 @@ fn versioning_engine() -> Engine {
 /// A rule that answers what the instance's `check` attribute says:
 /// `fail`, `error`, `na`, anything else passes.
 fn state_rule(id: &str) -> FnRule<impl Fn(&Asset, &pacbot_core::EvalContext<'_>) -> Outcome + Send + Sync + 'static> {
-    FnRule::new(id, [VM], |a: &Asset, _: &pacbot_core::EvalContext<'_>| match a.attributes["check"].as_str() {
+    FnRule::new(id, [VM], |a: &Asset, _: &pacbot_core::EvalContext<'_>| match a.attributes.field("check").as_str() {
         Some("fail") => Outcome::fail_with("the check fails", json!({"check": "fail"})),
         Some("error") => Outcome::error("the check could not be read"),
         Some("na") => Outcome::NotApplicable,
@@ -746,7 +746,7 @@ fn no_api_closes_a_violation_by_hand() {
 /// (`fail`, `error`; anything else passes).
 fn attr_rule(key: &'static str, kinds: &[&str]) -> impl pacbot_core::Rule + 'static {
     FnRule::new("main", kinds.to_vec(), move |a: &Asset, _: &pacbot_core::EvalContext<'_>| {
-        match a.attributes[key].as_str() {
+        match a.attributes.field(key).as_str() {
             Some("fail") => Outcome::fail(format!("{key} fails")),
             Some("error") => Outcome::error(format!("{key} errored")),
             _ => Outcome::Pass,
@@ -1051,10 +1051,12 @@ fn an_asset_is_counted_once_by_its_worst_violation_of_the_policy() {
     // One policy, two rules: `a` fails one (exempted) and errors on the other;
     // `b` fails one (exempted) only; `c` fails one, not exempted, and errors on the other.
     fn rule(id: &'static str) -> impl pacbot_core::Rule + 'static {
-        FnRule::new(id, [VM], move |a: &Asset, _: &pacbot_core::EvalContext<'_>| match a.attributes[id].as_str() {
-            Some("fail") => Outcome::fail("fails"),
-            Some("error") => Outcome::error("errored"),
-            _ => Outcome::Pass,
+        FnRule::new(id, [VM], move |a: &Asset, _: &pacbot_core::EvalContext<'_>| {
+            match a.attributes.field(id).as_str() {
+                Some("fail") => Outcome::fail("fails"),
+                Some("error") => Outcome::error("errored"),
+                _ => Outcome::Pass,
+            }
         })
     }
     let meta = PolicyMeta::new("two", "Two rules", Severity::High, Category::Security);

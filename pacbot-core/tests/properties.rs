@@ -140,7 +140,7 @@ fn case() -> impl Strategy<Value = Case> {
 /// `"policy/rule"` says.
 fn attr_rule(policy: &str, rule: &'static str, kinds: &[&str]) -> impl pacbot_core::Rule + 'static {
     let key = format!("{policy}/{rule}");
-    FnRule::new(rule, kinds.to_vec(), move |a: &Asset, _: &EvalContext<'_>| match a.attributes[&key].as_str() {
+    FnRule::new(rule, kinds.to_vec(), move |a: &Asset, _: &EvalContext<'_>| match a.attributes.field(&key).as_str() {
         Some("fail") => Outcome::fail_with(format!("{key} fails"), json!({ "key": key })),
         Some("error") => Outcome::error(format!("{key} errored")),
         Some("na") => Outcome::NotApplicable,
