@@ -832,3 +832,75 @@ fn the_generators_reach_every_case() {
     }
     assert!(matched > 30 && missed > 30, "matched {matched}, missed {missed}");
 }
+
+// ---------------------------------------------------------------------------
+// Attribute documents
+// ---------------------------------------------------------------------------
+
+/// Any JSON value: deep, with repeated and unusual keys (empty, unicode,
+/// over the interning length limit) and numbers of every representation.
+fn json_value() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just(String::new()),
+        "[a-c]{1,2}",
+        "[ -~ü✓]{0,6}",
+        Just("k".repeat(pacbot_core::attributes::MAX_INTERNED_KEY_LEN + 3)),
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-1e12f64..1e12).prop_map(Value::from),
+        "[ -~é]{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..6)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+        ]
+    })
+}
+
+/// Every (pointer, value) pair of a JSON document.
+fn leaves(v: &Value, at: String, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(map) => {
+            map.iter().for_each(|(k, c)| leaves(c, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out))
+        }
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, c)| leaves(c, format!("{at}/{i}"), out)),
+        other => out.push((at, other.clone())),
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A document gives back exactly the JSON it was built from, through
+    /// `to_value`, serde, and lookups of every key and index.
+    #[test]
+    fn attribute_documents_round_trip(v in json_value()) {
+        let doc = pacbot_core::Attributes::from(v.clone());
+        prop_assert_eq!(doc.to_value(), v.clone());
+        prop_assert_eq!(serde_json::to_value(&doc).unwrap(), v.clone());
+        let text = serde_json::to_string(&doc).unwrap();
+        // Through text, as serde_json reads it back (its float parsing may move the last bit).
+        let back: pacbot_core::Attributes = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(back.to_value(), serde_json::from_str::<Value>(&text).unwrap(), "{}", text);
+        let mut found = Vec::new();
+        leaves(&v, String::new(), &mut found);
+        for (pointer, expected) in found {
+            let mut node = doc.root();
+            for part in pointer.split('/').skip(1) {
+                let key = part.replace("~1", "/").replace("~0", "~");
+                node = match (node.get(&key), key.parse::<i64>()) {
+                    (Some(child), _) => child,
+                    (None, Ok(i)) => node.element(i).unwrap(),
+                    (None, Err(_)) => panic!("{pointer}: `{key}` not found"),
+                };
+            }
+            prop_assert_eq!(node.to_value(), expected, "at {}", pointer);
+        }
+    }
+}
