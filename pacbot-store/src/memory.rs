@@ -205,7 +205,8 @@ impl Store for MemoryStore {
             }
             let start = AssetId::new(&scope.provider, &scope.account, &scope.region, scope.kind.clone(), "");
             for (id, s) in st.assets.range(start..).take_while(|(id, _)| in_scope(id, scope)) {
-                if !s.record.is_removed() && !seen.contains(id) {
+                let seen_before = s.record.asset.last_seen.is_some_and(|t| t < at);
+                if !s.record.is_removed() && seen_before && !seen.contains(id) {
                     budget.tick()?;
                     removed.push(id.clone());
                 }

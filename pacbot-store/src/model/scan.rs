@@ -191,8 +191,9 @@ impl RuleResult {
 ///
 /// On commit the store upserts `assets` (first seen kept, last seen set to
 /// the scan time), marks removed the stored assets of every scope that
-/// `coverage` says was *complete* but that are not in `assets` (a failed or
-/// absent scope removes nothing), writes the violations in their new state,
+/// `coverage` says was *complete* but that are not in `assets` and were last
+/// seen before this scan's time (a failed or absent scope removes nothing;
+/// scans of one scope are expected to run one after the other), writes the violations in their new state,
 /// appends the transitions to their history, and records the per-rule
 /// results and the compliance snapshots. The `first_seen`/`last_seen` of the
 /// assets given are ignored: the store keeps them.

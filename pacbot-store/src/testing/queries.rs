@@ -190,6 +190,16 @@ pub async fn pagination_without_gaps_or_repeats(store: &dyn Harness) {
     let want: Vec<Violation> = violations.iter().filter(|v| prod_ids.contains(&v.key.asset)).cloned().collect();
     assert_eq!(keys(&got), sorted_violations(want, ViolationSort::ModifiedAt, Order::Ascending));
 
+    // A selective criteria filter: a page needs more rows than one batch of a database scan.
+    let team = CriteriaFilter { criteria: Criteria::eq("tags.Team", "payments").unwrap(), at: at(0) };
+    let by_team = ViolationFilter { criteria: Some(team), ..Default::default() };
+    let team_ids: HashSet<&AssetId> = assets.iter().filter(|a| a.tag("Team").is_some()).map(|a| &a.id).collect();
+    let want: Vec<Violation> = violations.iter().filter(|v| team_ids.contains(&v.key.asset)).cloned().collect();
+    for limit in [1, 10, 12] {
+        let got = walk_violations(store, &by_team, ViolationSort::Key, Order::Descending, limit).await;
+        assert_eq!(keys(&got), sorted_violations(want.clone(), ViolationSort::Key, Order::Descending), "by {limit}");
+    }
+
     for sort in [AssetSort::Id, AssetSort::Name, AssetSort::FirstSeen, AssetSort::LastSeen] {
         for order in [Order::Ascending, Order::Descending] {
             for limit in [1, 10, 137] {
