@@ -223,6 +223,13 @@ impl Attributes {
         self.root().field(key)
     }
 
+    /// The value at a JSON Pointer (RFC 6901), like `serde_json::Value::pointer`:
+    /// `""` is the root, `/a/0/b` a key, an index, a key.
+    #[must_use]
+    pub fn pointer(&self, pointer: &str) -> Option<Attr<'_>> {
+        self.root().pointer(pointer)
+    }
+
     /// Whether the document is `null` or an empty object or array.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -536,6 +543,29 @@ impl<'a> Attr<'a> {
     #[must_use]
     pub fn field(self, key: &str) -> Attr<'a> {
         self.get(key).unwrap_or(self.missing())
+    }
+
+    /// The value at a JSON Pointer (RFC 6901) relative to this one.
+    #[must_use]
+    pub fn pointer(self, pointer: &str) -> Option<Attr<'a>> {
+        if pointer.is_empty() {
+            return self.exists().then_some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        let mut node = self;
+        for token in rest.split('/') {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            node = match node.kind() {
+                AttrKind::Object => node.get(&token)?,
+                AttrKind::Array => {
+                    let valid = !token.is_empty() && (token == "0" || !token.starts_with('0'));
+                    let i: i64 = token.parse().ok().filter(|i| valid && *i >= 0)?;
+                    node.element(i)?
+                }
+                _ => return None,
+            };
+        }
+        Some(node)
     }
 
     /// Looks up an attribute path's key.
@@ -912,6 +942,12 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(keys, sorted, "entries come sorted by key");
         assert_eq!(doc.field("state").to_string(), r#"{"code":16,"name":"running"}"#);
+        assert_eq!(doc.pointer("/ip_permissions/1/from_port").and_then(Attr::as_u64), Some(443));
+        assert_eq!(doc.pointer("/state/name"), Some(doc.field("state").field("name")));
+        assert_eq!(doc.pointer(""), Some(doc.root()));
+        for missing in ["/ip_permissions/-1", "/ip_permissions/01", "/ip_permissions/x", "/nope", "state", "/yes/x"] {
+            assert!(doc.pointer(missing).is_none(), "{missing}");
+        }
     }
 
     #[test]

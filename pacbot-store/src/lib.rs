@@ -1,7 +1,113 @@
-//! Persistence for pacbot: the `Store` trait and its backends.
+//! Persistence for pacbot: the [`Store`] trait and its backends.
 //!
-//! This crate is being built (see the project's store issue): it will hold
-//! the `Store` trait, the in-memory backend (always on), the SQLite backend
-//! (feature `sqlite`, the default) and the PostgreSQL backend (feature
-//! `postgres`), with one conformance suite that every backend passes. It
-//! exposes nothing yet.
+//! A scanner's flow, with any backend:
+//!
+//! ```text
+//! begin_scan ─▶ connectors discover ─▶ engine evaluates ─▶ previous_violations(coverage)
+//!            ─▶ core reconcile() ─▶ commit_scan(ScanCommit { assets, coverage, results,
+//!                                                violations, transitions, snapshots })
+//! ```
+//!
+//! `commit_scan` is one atomic write: the scan's assets (first and last
+//! seen kept by the store), the assets found gone from scopes the scan
+//! *completed* (marked removed; a failed or uncollected scope removes nothing),
+//! the per-rule results, the violations in their new state with their
+//! transitions appended to the history, and the compliance snapshots. Shards
+//! that scan different (account, region) scopes commit independently and
+//! never touch each other's assets or violations.
+//!
+//! Reading: violations and assets with filters (policy, severity, category,
+//! status, account, region, kind, tags, asset-group criteria), sorting and
+//! keyset cursor pagination; free-text search; one asset's 360° view;
+//! violation history; scans and compliance trends. Writing besides scans:
+//! exceptions and asset groups (who and when), the policy catalogue, auto-fix
+//! records. Conveniences are in [`StoreExt`].
+//!
+//! ```
+//! # async fn demo() -> Result<(), pacbot_store::StoreError> {
+//! use std::sync::Arc;
+//! use pacbot_core::chrono::Utc;
+//! use pacbot_store::{MemoryStore, ScanCommit, ScanStart, Store, StoreExt};
+//!
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//! let scan = store.begin_scan(ScanStart::new("nightly", Utc::now())).await?;
+//! let coverage = pacbot_core::Coverage::new();
+//! let previous = store.previous_violations(&coverage).await?; // reconcile's input
+//! # let _ = previous;
+//! let done = store.commit_scan(ScanCommit::new(scan.id, Utc::now())).await?;
+//! assert_eq!(done.status, pacbot_store::ScanStatus::Complete);
+//! # Ok(()) }
+//! # futures::executor::block_on(demo()).unwrap();
+//! ```
+//!
+//! # Backends
+//!
+//! | backend | feature | for |
+//! |---|---|---|
+//! | [`MemoryStore`] | always | tests, examples, one-shot scans; nothing persists |
+//! | `SqliteStore` | `sqlite` (default) | one machine: an embedded file (or `:memory:`), zero set-up |
+//! | PostgreSQL | `postgres` | many scanners sharing one database — **not yet implemented**; the feature is empty today |
+//!
+//! Every backend runs the same conformance suite (`pacbot_store::testing`, feature
+//! `testing`), so they behave alike, down to error kinds, size limits
+//! ([`limits`]) and times kept to the microsecond.
+//!
+//! # Why rusqlite for SQLite
+//!
+//! The SQLite backend uses `rusqlite` with SQLite bundled (no system
+//! library, one known SQLite version everywhere), run on tokio's blocking
+//! thread pool. A scan commit is one long burst of row writes; with
+//! rusqlite it is one `BEGIN IMMEDIATE` transaction on one thread using
+//! cached prepared statements, with no per-row `await`, channel hop or
+//! allocation of a query future — the fastest way to write a million rows to
+//! SQLite from Rust. `sqlx`'s SQLite driver would run the same SQLite behind
+//! a worker thread with a round trip per statement, and its compile-time
+//! checking buys little for the dynamic filters a store builds. Bulk-write
+//! speed and exact transaction control matter more here than using one
+//! crate for every backend.
+//!
+//! # Schema and migrations
+//!
+//! Each database backend keeps a schema version (SQLite: `PRAGMA
+//! user_version`) and a list of numbered migrations in the crate. Opening a
+//! database applies the missing migrations in order, each in its own
+//! transaction. Opening a database whose version is newer than the crate's
+//! fails with [`StoreError::SchemaTooNew`] and touches nothing. Migrations are
+//! append-only: a released migration is never edited.
+//!
+//! The SQLite schema (version 1): `scans` (status, counts, failed scopes),
+//! `scan_scopes`, `scan_results`, `assets` (identity, name, attributes and
+//! tags as JSON, first/last seen, removed), `asset_tags` (for tag filters and
+//! search), `violations` (current state, one row per key), `transitions`
+//! (history), `snapshots` (compliance reports per scan), `exceptions`,
+//! `asset_groups`, `policies`, `fix_records`. Times are integers
+//! (microseconds since the epoch); documents are JSON text.
+//!
+//! # Feature flags
+//!
+//! - `sqlite` (default): `SqliteStore`.
+//! - `postgres`: reserved for the PostgreSQL backend (empty today).
+//! - `testing`: the conformance suite.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod codec;
+mod error;
+mod keyset;
+pub mod limits;
+mod memory;
+pub mod model;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+mod summary;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod validate;
+
+pub use error::{BoxError, Result, StoreError};
+pub use memory::MemoryStore;
+pub use model::*;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoreExt};

@@ -1,0 +1,70 @@
+//! Encodings shared by the backends: times to the microsecond, enums as
+//! their serde names, severities as ranks.
+
+use chrono::{DateTime, Utc};
+use pacbot_core::Severity;
+use serde::Serialize;
+use serde::de::{DeserializeOwned, IntoDeserializer};
+
+use crate::error::{Result, StoreError};
+
+/// The time truncated to the microsecond (what every backend keeps).
+pub(crate) fn trunc(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// Microseconds since the epoch.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// A time from microseconds since the epoch.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) fn from_micros(us: i64, what: &str) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::corrupt(what, format!("time {us} is out of range")))
+}
+
+/// The serde name of a unit enum variant (`open`, `closed_fixed`).
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) fn enum_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A unit enum variant from its serde name.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) fn parse_enum<T: DeserializeOwned>(name: &str, what: &str) -> Result<T> {
+    T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(name))
+        .map_err(|e| StoreError::corrupt(what, e))
+}
+
+/// Low 0, medium 1, high 2, critical 3.
+pub(crate) fn severity_rank(s: Severity) -> i64 {
+    match s {
+        Severity::Low => 0,
+        Severity::Medium => 1,
+        Severity::High => 2,
+        Severity::Critical => 3,
+    }
+}
+
+/// The severity of a rank.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) fn severity_from_rank(rank: i64, what: &str) -> Result<Severity> {
+    match rank {
+        0 => Ok(Severity::Low),
+        1 => Ok(Severity::Medium),
+        2 => Ok(Severity::High),
+        3 => Ok(Severity::Critical),
+        _ => Err(StoreError::corrupt(what, format!("severity rank {rank} is not 0 to 3"))),
+    }
+}
+
+/// The ASCII-lowercased search text (what `search` compares).
+pub(crate) fn fold(s: &str) -> String {
+    s.to_ascii_lowercase()
+}

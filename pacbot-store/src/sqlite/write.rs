@@ -1,0 +1,352 @@
+//! Writes: scans (one transaction per commit), exceptions, groups,
+//! policies, auto-fix records.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use pacbot_core::{AssetGroup, Exception, ScopeStatus, ViolationKey};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::read;
+use crate::codec::{enum_name, from_micros, micros, severity_rank};
+use crate::error::{Result, StoreError};
+use crate::model::{
+    AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
+};
+use crate::summary::{FailPoint, WriteBudget, summarize};
+use crate::validate::PreparedCommit;
+
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn scan_key(scan: ScanId) -> i64 {
+    int(scan.get())
+}
+
+pub(super) fn begin_scan(conn: &mut Connection, start: ScanStart) -> Result<ScanRecord> {
+    conn.execute(
+        "INSERT INTO scans (label, started_at, status, counts, failed_scopes) VALUES (?1, ?2, ?3, '{}', '[]')",
+        params![start.label, micros(start.started_at), ScanStatus::Running.as_str()],
+    )?;
+    let id = u64::try_from(conn.last_insert_rowid()).unwrap_or_default();
+    read::scan(conn, ScanId::new(id))
+}
+
+/// The scan time of a running scan.
+fn running(conn: &Connection, scan: ScanId) -> Result<DateTime<Utc>> {
+    let row: Option<(String, i64)> = conn
+        .query_row("SELECT status, started_at FROM scans WHERE id = ?1", [scan_key(scan)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (status, started) = row.ok_or_else(|| StoreError::not_found("scan", scan))?;
+    let status: ScanStatus = crate::codec::parse_enum(&status, "scan status")?;
+    if status != ScanStatus::Running {
+        return Err(StoreError::ScanNotRunning { scan, status });
+    }
+    from_micros(started, "scan start time")
+}
+
+pub(super) fn commit_scan(
+    conn: &mut Connection,
+    c: &ScanCommit,
+    prepared: PreparedCommit,
+    fail: &FailPoint,
+) -> Result<ScanRecord> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let at = running(&tx, c.scan)?;
+    let at_us = micros(at);
+    let scan = scan_key(c.scan);
+    let mut budget = WriteBudget::new(fail.take());
+
+    // Assets: insert new ones, update seen ones; rewrite tags only when they changed.
+    let mut new = 0u64;
+    {
+        let mut find = tx.prepare_cached(
+            "SELECT pk, tags FROM assets
+             WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4 AND resource_id = ?5",
+        )?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags,
+                                 first_seen, last_seen, first_scan, last_scan)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10)",
+        )?;
+        let mut update = tx.prepare_cached(
+            "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, last_seen = ?5, last_scan = ?6,
+                               removed_at = NULL
+             WHERE pk = ?1",
+        )?;
+        let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
+        let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
+        for (a, p) in c.assets.iter().zip(&prepared.assets) {
+            budget.tick()?;
+            let id = &a.id;
+            let found: Option<(i64, String)> = find
+                .query_row(params![id.provider, id.account, id.region, id.kind.as_str(), id.resource_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let (pk, tags_changed) = match found {
+                None => {
+                    insert.execute(params![
+                        id.provider,
+                        id.account,
+                        id.region,
+                        id.kind.as_str(),
+                        id.resource_id,
+                        a.name,
+                        p.attributes,
+                        p.tags_json,
+                        at_us,
+                        scan
+                    ])?;
+                    new += 1;
+                    (tx.last_insert_rowid(), true)
+                }
+                Some((pk, old_tags)) => {
+                    update.execute(params![pk, a.name, p.attributes, p.tags_json, at_us, scan])?;
+                    if old_tags != p.tags_json {
+                        clear_tags.execute([pk])?;
+                    }
+                    (pk, old_tags != p.tags_json)
+                }
+            };
+            if tags_changed {
+                for (k, v) in &p.tags {
+                    add_tag.execute(params![pk, k, v])?;
+                }
+            }
+        }
+    }
+
+    // Removed: not seen in a scope this scan completed.
+    let mut removed = 0u64;
+    {
+        let mut remove = tx.prepare_cached(
+            "UPDATE assets SET removed_at = ?1
+             WHERE provider = ?2 AND account = ?3 AND region = ?4 AND kind = ?5
+               AND removed_at IS NULL AND last_seen < ?1",
+        )?;
+        let mut add_scope = tx.prepare_cached(
+            "INSERT INTO scan_scopes (scan_id, provider, account, region, kind, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (s, status) in c.coverage.scopes() {
+            budget.tick()?;
+            let error = match status {
+                ScopeStatus::Complete => {
+                    let n = remove.execute(params![at_us, s.provider, s.account, s.region, s.kind.as_str()])?;
+                    removed += u64::try_from(n).unwrap_or(u64::MAX);
+                    None
+                }
+                ScopeStatus::Failed { error } => Some(error.as_str()),
+            };
+            add_scope.execute(params![scan, s.provider, s.account, s.region, s.kind.as_str(), error])?;
+        }
+    }
+
+    {
+        let mut add = tx.prepare_cached(
+            "INSERT INTO scan_results (scan_id, seq, policy_id, rule_id, passed, failed, errors, not_applicable)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for (seq, r) in c.results.iter().enumerate() {
+            budget.tick()?;
+            add.execute(params![
+                scan,
+                int(u64::try_from(seq).unwrap_or(u64::MAX)),
+                r.policy_id,
+                r.rule_id,
+                int(r.passed),
+                int(r.failed),
+                int(r.errors),
+                int(r.not_applicable)
+            ])?;
+        }
+    }
+
+    // Violations in their new state, then their transitions.
+    let mut pks: HashMap<&ViolationKey, i64> = HashMap::with_capacity(c.violations.len());
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
+                                     severity, category, reason, details, exception_id, created_at, modified_at,
+                                     closed_at, close_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+             ON CONFLICT (policy_id, rule_id, provider, account, region, kind, resource_id) DO UPDATE SET
+                 status = excluded.status, severity = excluded.severity, category = excluded.category,
+                 reason = excluded.reason, details = excluded.details, exception_id = excluded.exception_id,
+                 created_at = excluded.created_at, modified_at = excluded.modified_at,
+                 closed_at = excluded.closed_at, close_reason = excluded.close_reason
+             RETURNING pk",
+        )?;
+        for (v, details) in c.violations.iter().zip(&prepared.details) {
+            budget.tick()?;
+            let k = &v.key;
+            let pk: i64 = upsert.query_row(
+                params![
+                    k.policy_id,
+                    k.rule_id,
+                    k.asset.provider,
+                    k.asset.account,
+                    k.asset.region,
+                    k.asset.kind.as_str(),
+                    k.asset.resource_id,
+                    v.status.as_str(),
+                    severity_rank(v.severity),
+                    v.category.as_str(),
+                    v.reason,
+                    details,
+                    v.exception_id,
+                    micros(v.created_at),
+                    micros(v.modified_at),
+                    v.closed_at.map(micros),
+                    v.close_reason.as_ref().map(enum_name)
+                ],
+                |r| r.get(0),
+            )?;
+            pks.insert(k, pk);
+        }
+    }
+    {
+        let mut add = tx.prepare_cached(
+            "INSERT INTO transitions (violation_pk, scan_id, kind, from_status, to_status, at, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for t in &c.transitions {
+            budget.tick()?;
+            let pk = pks
+                .get(&t.key)
+                .copied()
+                .ok_or_else(|| StoreError::invalid("transition", format!("no violation `{}` in the scan", t.key)))?;
+            add.execute(params![
+                pk,
+                scan,
+                t.kind.as_str(),
+                t.from.map(|s| s.as_str()),
+                t.to.as_str(),
+                micros(t.at),
+                t.reason
+            ])?;
+        }
+    }
+    {
+        let mut add =
+            tx.prepare_cached("INSERT INTO snapshots (scan_id, group_name, at, report) VALUES (?1, ?2, ?3, ?4)")?;
+        for (r, json) in c.snapshots.iter().zip(&prepared.snapshots) {
+            budget.tick()?;
+            add.execute(params![scan, r.group, at_us, json])?;
+        }
+    }
+
+    budget.tick()?;
+    let (status, counts, failed) = summarize(c, new, removed);
+    let counts = serde_json::to_string(&counts).map_err(|e| StoreError::invalid("scan counts", e.to_string()))?;
+    let failed = serde_json::to_string(&failed).map_err(|e| StoreError::invalid("failed scopes", e.to_string()))?;
+    tx.execute(
+        "UPDATE scans SET status = ?2, counts = ?3, failed_scopes = ?4, finished_at = ?5 WHERE id = ?1",
+        params![scan, status.as_str(), counts, failed, micros(c.finished_at)],
+    )?;
+    let rec = read::scan(&tx, c.scan)?;
+    tx.commit()?;
+    Ok(rec)
+}
+
+pub(super) fn abort_scan(conn: &mut Connection, scan: ScanId, reason: &str) -> Result<ScanRecord> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    running(&tx, scan)?;
+    tx.execute(
+        "UPDATE scans SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+        params![scan_key(scan), ScanStatus::Aborted.as_str(), reason, micros(crate::codec::trunc(Utc::now()))],
+    )?;
+    let rec = read::scan(&tx, scan)?;
+    tx.commit()?;
+    Ok(rec)
+}
+
+fn stamp(r: &rusqlite::Row<'_>, by: usize, at: usize) -> Result<Stamp> {
+    Ok(Stamp { by: r.get(by)?, at: from_micros(r.get(at)?, "time")? })
+}
+
+pub(super) fn put_exception(conn: &mut Connection, e: Exception, doc: &str, by: Stamp) -> Result<ExceptionRecord> {
+    let created = conn.query_row(
+        "INSERT INTO exceptions (id, doc, created_by, created_at, updated_by, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by,
+                                        updated_at = excluded.updated_at
+         RETURNING created_by, created_at",
+        params![e.id, doc, by.by, micros(by.at)],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+    )?;
+    let created = Stamp { by: created.0, at: from_micros(created.1, "exception creation time")? };
+    Ok(ExceptionRecord { exception: e, created, updated: by })
+}
+
+pub(super) fn put_group(conn: &mut Connection, g: AssetGroup, doc: &str, by: Stamp) -> Result<AssetGroupRecord> {
+    let mut stmt = conn.prepare(
+        "INSERT INTO asset_groups (name, doc, created_by, created_at, updated_by, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?3, ?4)
+         ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by,
+                                          updated_at = excluded.updated_at
+         RETURNING created_by, created_at",
+    )?;
+    let mut rows = stmt.query(params![g.name, doc, by.by, micros(by.at)])?;
+    let row = rows.next()?.ok_or_else(|| StoreError::corrupt("asset group", "the upsert returned nothing"))?;
+    let created = stamp(row, 0, 1)?;
+    Ok(AssetGroupRecord { group: g, created, updated: by })
+}
+
+/// Deletes one row by key; `NotFound` when there is none.
+pub(super) fn delete(conn: &mut Connection, table: &str, column: &str, what: &'static str, id: &str) -> Result<()> {
+    let n = conn.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id])?;
+    if n == 0 {
+        return Err(StoreError::not_found(what, id));
+    }
+    Ok(())
+}
+
+pub(super) fn put_policies(conn: &mut Connection, ids: &[String], docs: &[String], at: DateTime<Utc>) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO policies (id, doc, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        )?;
+        for (id, doc) in ids.iter().zip(docs) {
+            upsert.execute(params![id, doc, micros(at)])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn put_fix_record(conn: &mut Connection, mut r: FixRecord, data: &str) -> Result<FixRecord> {
+    let created: i64 = conn.query_row(
+        "INSERT INTO fix_records (id, kind, policy_id, provider, account, region, asset_kind, resource_id, status,
+                                  data, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (id) DO UPDATE SET
+             kind = excluded.kind, policy_id = excluded.policy_id, provider = excluded.provider,
+             account = excluded.account, region = excluded.region, asset_kind = excluded.asset_kind,
+             resource_id = excluded.resource_id, status = excluded.status, data = excluded.data,
+             updated_at = excluded.updated_at
+         RETURNING created_at",
+        params![
+            r.id,
+            r.kind.as_str(),
+            r.policy_id,
+            r.asset.provider,
+            r.asset.account,
+            r.asset.region,
+            r.asset.kind.as_str(),
+            r.asset.resource_id,
+            r.status,
+            data,
+            micros(r.created_at),
+            micros(r.updated_at)
+        ],
+        |row| row.get(0),
+    )?;
+    r.created_at = from_micros(created, "auto-fix record creation time")?;
+    Ok(r)
+}

@@ -1,0 +1,356 @@
+//! Input checks shared by every backend, run before anything is written:
+//! sizes (see [`crate::limits`]), empty identifiers, NUL characters,
+//! consistency of a scan commit. They also truncate times to the
+//! microsecond and serialize documents once, for the backend to store.
+
+use std::collections::{BTreeMap, HashSet};
+
+use pacbot_core::{
+    AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
+};
+
+use crate::codec::trunc;
+use crate::error::{Result, StoreError, short};
+use crate::limits::{MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_PAGE, MAX_SEARCH_BYTES, MAX_TEXT_BYTES};
+use crate::model::{
+    AssetFilter, CriteriaFilter, FixFilter, FixRecord, PageRequest, ScanCommit, ScanStart, Stamp, TagFilter,
+    TrendQuery, ViolationFilter,
+};
+
+fn check(value: &str, max: usize, empty_ok: bool, what: impl FnOnce() -> String) -> Result<()> {
+    if value.len() > max {
+        return Err(StoreError::TooLarge { what: what(), len: value.len(), max });
+    }
+    if !empty_ok && value.is_empty() {
+        return Err(StoreError::invalid(what(), "it is empty"));
+    }
+    if value.contains('\0') {
+        return Err(StoreError::invalid(what(), "it contains a NUL character"));
+    }
+    Ok(())
+}
+
+/// A non-empty identifier.
+pub(crate) fn id(value: &str, what: impl FnOnce() -> String) -> Result<()> {
+    check(value, MAX_ID_BYTES, false, what)
+}
+
+/// An identifier that may be empty (a filter value, a tag key).
+fn id_or_empty(value: &str, what: impl FnOnce() -> String) -> Result<()> {
+    check(value, MAX_ID_BYTES, true, what)
+}
+
+/// A text (may be empty).
+pub(crate) fn text(value: &str, what: impl FnOnce() -> String) -> Result<()> {
+    check(value, MAX_TEXT_BYTES, true, what)
+}
+
+fn document(json: &str, what: impl FnOnce() -> String) -> Result<()> {
+    if json.len() > MAX_DOCUMENT_BYTES {
+        return Err(StoreError::TooLarge { what: what(), len: json.len(), max: MAX_DOCUMENT_BYTES });
+    }
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: impl Fn() -> String) -> Result<String> {
+    let json = serde_json::to_string(value).map_err(|e| StoreError::invalid(what(), e.to_string()))?;
+    document(&json, what)?;
+    Ok(json)
+}
+
+/// An asset id: provider, kind and resource id non-empty; account and region may be empty.
+pub(crate) fn asset_id(a: &AssetId, what: &str) -> Result<()> {
+    let at = |part: &str| format!("{part} of {what}");
+    id(&a.provider, || at("provider"))?;
+    id_or_empty(&a.account, || at("account"))?;
+    id_or_empty(&a.region, || at("region"))?;
+    id(a.kind.as_str(), || at("kind"))?;
+    id(&a.resource_id, || at("resource id"))
+}
+
+fn scope(s: &CoverageScope) -> Result<()> {
+    let what = |part: &str| format!("{part} of coverage scope `{}`", short(&s.to_string()));
+    id(&s.provider, || what("provider"))?;
+    id_or_empty(&s.account, || what("account"))?;
+    id_or_empty(&s.region, || what("region"))?;
+    id(s.kind.as_str(), || what("kind"))
+}
+
+fn violation_key(k: &ViolationKey, what: &str) -> Result<()> {
+    id(&k.policy_id, || format!("policy id of {what}"))?;
+    id(&k.rule_id, || format!("rule id of {what}"))?;
+    asset_id(&k.asset, what)
+}
+
+/// The serialized parts of an asset.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) struct PreparedAsset {
+    /// `attributes` as JSON.
+    pub attributes: String,
+    /// `tags` as JSON.
+    pub tags_json: String,
+    /// The tags as (key, value) pairs, sorted by key.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Checks an asset and serializes its attributes and tags.
+pub(crate) fn asset(a: &pacbot_core::Asset) -> Result<PreparedAsset> {
+    let label = || format!("asset `{}`", short(&a.id.to_string()));
+    asset_id(&a.id, &label())?;
+    if let Some(name) = &a.name {
+        text(name, || format!("name of {}", label()))?;
+    }
+    let attributes = to_json(&a.attributes, || format!("attributes of {}", label()))?;
+    let tags_json = to_json(&a.tags, || format!("tags of {}", label()))?;
+    let map: BTreeMap<String, String> = serde_json::from_str(&tags_json)
+        .map_err(|e| StoreError::invalid(format!("tags of {}", label()), e.to_string()))?;
+    for (k, v) in &map {
+        id_or_empty(k, || format!("tag key `{}` of {}", short(k), label()))?;
+        text(v, || format!("tag `{}` of {}", short(k), label()))?;
+    }
+    Ok(PreparedAsset { attributes, tags_json, tags: map.into_iter().collect() })
+}
+
+/// A commit, checked and serialized.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) struct PreparedCommit {
+    /// One per asset, in order.
+    pub assets: Vec<PreparedAsset>,
+    /// One per violation: the details as JSON, `None` when null.
+    pub details: Vec<Option<String>>,
+    /// One per snapshot: the report as JSON.
+    pub snapshots: Vec<String>,
+}
+
+/// Checks a scan commit, truncates its times and serializes its documents.
+pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
+    c.finished_at = trunc(c.finished_at);
+    let mut seen = HashSet::with_capacity(c.assets.len());
+    let mut assets = Vec::with_capacity(c.assets.len());
+    for a in &c.assets {
+        if !seen.insert(&a.id) {
+            return Err(StoreError::invalid(
+                format!("asset `{}`", short(&a.id.to_string())),
+                "it appears twice in the scan",
+            ));
+        }
+        assets.push(asset(a)?);
+    }
+    for (s, status) in c.coverage.scopes() {
+        scope(s)?;
+        if let ScopeStatus::Failed { error } = status {
+            text(error, || format!("error of coverage scope `{}`", short(&s.to_string())))?;
+        }
+    }
+    for r in &c.results {
+        id(&r.policy_id, || "policy id of a rule result".to_owned())?;
+        id(&r.rule_id, || format!("rule id of a result of policy `{}`", short(&r.policy_id)))?;
+    }
+    let mut keys = HashSet::with_capacity(c.violations.len());
+    let mut details = Vec::with_capacity(c.violations.len());
+    for v in &mut c.violations {
+        let label = format!("violation `{}`", short(&v.key.to_string()));
+        violation_key(&v.key, &label)?;
+        text(&v.reason, || format!("reason of {label}"))?;
+        if let Some(e) = &v.exception_id {
+            id(e, || format!("exception id of {label}"))?;
+        }
+        details.push(if v.details.is_null() {
+            None
+        } else {
+            Some(to_json(&v.details, || format!("details of {label}"))?)
+        });
+        v.created_at = trunc(v.created_at);
+        v.modified_at = trunc(v.modified_at);
+        v.closed_at = v.closed_at.map(trunc);
+        if !keys.insert(v.key.clone()) {
+            return Err(StoreError::invalid(label, "it appears twice in the scan"));
+        }
+    }
+    for t in &mut c.transitions {
+        let label = format!("transition of violation `{}`", short(&t.key.to_string()));
+        if !keys.contains(&t.key) {
+            return Err(StoreError::invalid(label, "the scan commits no violation with this key"));
+        }
+        text(&t.reason, || format!("reason of {label}"))?;
+        t.at = trunc(t.at);
+    }
+    let mut snapshots = Vec::with_capacity(c.snapshots.len());
+    for r in &c.snapshots {
+        let label = || format!("compliance report of group `{}`", r.group.as_deref().unwrap_or("(overall)"));
+        if let Some(g) = &r.group {
+            id(g, label)?;
+        }
+        snapshots.push(to_json(r, label)?);
+    }
+    Ok(PreparedCommit { assets, details, snapshots })
+}
+
+/// Checks the start of a scan and truncates its time.
+pub(crate) fn scan_start(s: &mut ScanStart) -> Result<()> {
+    text(&s.label, || "scan label".to_owned())?;
+    s.started_at = trunc(s.started_at);
+    Ok(())
+}
+
+/// Checks who did something and truncates the time.
+pub(crate) fn stamp(s: &mut Stamp) -> Result<()> {
+    id(&s.by, || "who (`by`)".to_owned())?;
+    s.at = trunc(s.at);
+    Ok(())
+}
+
+/// Checks an exception (with core's own validation) and serializes it.
+pub(crate) fn exception(e: &mut Exception) -> Result<String> {
+    let label = format!("exception `{}`", short(&e.id));
+    id(&e.id, || "exception id".to_owned())?;
+    e.validate().map_err(|err| StoreError::invalid(label.clone(), err.to_string()))?;
+    text(&e.reason, || format!("reason of {label}"))?;
+    id(&e.granted_by, || format!("granted_by of {label}"))?;
+    for p in e.policies() {
+        id(p, || format!("policy of {label}"))?;
+    }
+    if let ExceptionTarget::Asset { asset, .. } = &e.target {
+        asset_id(asset, &format!("asset of {label}"))?;
+    }
+    e.granted_at = trunc(e.granted_at);
+    e.expires_at = e.expires_at.map(trunc);
+    to_json(e, || label.clone())
+}
+
+/// Checks an asset group and serializes it.
+pub(crate) fn group(g: &AssetGroup) -> Result<String> {
+    let label = format!("asset group `{}`", short(&g.name));
+    id(&g.name, || "asset group name".to_owned())?;
+    text(&g.description, || format!("description of {label}"))?;
+    if let Some(o) = &g.owner {
+        id(o, || format!("owner of {label}"))?;
+    }
+    to_json(g, || label.clone())
+}
+
+/// Checks a policy's metadata and serializes it.
+pub(crate) fn policy(p: &PolicyMeta) -> Result<String> {
+    let label = format!("policy `{}`", short(&p.id));
+    id(&p.id, || "policy id".to_owned())?;
+    text(&p.name, || format!("name of {label}"))?;
+    text(&p.description, || format!("description of {label}"))?;
+    text(&p.resolution, || format!("resolution of {label}"))?;
+    if let Some(f) = &p.fix {
+        id(f, || format!("fix of {label}"))?;
+    }
+    if let Some(s) = &p.scope {
+        id(s, || format!("scope of {label}"))?;
+    }
+    to_json(p, || label.clone())
+}
+
+/// Checks an auto-fix record, truncates its times and serializes its data.
+pub(crate) fn fix_record(r: &mut FixRecord) -> Result<String> {
+    let label = format!("auto-fix record `{}`", short(&r.id));
+    id(&r.id, || "auto-fix record id".to_owned())?;
+    id(&r.policy_id, || format!("policy id of {label}"))?;
+    asset_id(&r.asset, &format!("asset of {label}"))?;
+    id(&r.status, || format!("status of {label}"))?;
+    r.created_at = trunc(r.created_at);
+    r.updated_at = trunc(r.updated_at);
+    to_json(&r.data, || format!("data of {label}"))
+}
+
+/// Checks a page request.
+pub(crate) fn page(p: &PageRequest) -> Result<()> {
+    limit(p.limit)?;
+    if let Some(c) = &p.cursor {
+        check(c.as_str(), MAX_TEXT_BYTES, false, || "cursor".to_owned())
+            .map_err(|e| StoreError::cursor(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Checks a page size or search limit.
+pub(crate) fn limit(limit: usize) -> Result<()> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(StoreError::invalid("page limit", format!("{limit} is not between 1 and {MAX_PAGE}")));
+    }
+    Ok(())
+}
+
+/// Checks a search text.
+pub(crate) fn search(text: &str, limit_: usize) -> Result<()> {
+    check(text, MAX_SEARCH_BYTES, false, || "search text".to_owned())?;
+    limit(limit_)
+}
+
+fn values(field: &str, vs: &[String]) -> Result<()> {
+    vs.iter().try_for_each(|v| id_or_empty(v, || format!("{field} filter")))
+}
+
+fn tags(ts: &[TagFilter]) -> Result<()> {
+    for t in ts {
+        id_or_empty(&t.key, || "tag filter key".to_owned())?;
+        if let Some(v) = &t.value {
+            text(v, || format!("tag filter `{}` value", short(&t.key)))?;
+        }
+    }
+    Ok(())
+}
+
+fn criteria(c: Option<&CriteriaFilter>) -> Result<()> {
+    if let Some(c) = c {
+        to_json(&c.criteria, || "criteria filter".to_owned())?;
+    }
+    Ok(())
+}
+
+/// Checks the strings of an asset filter.
+pub(crate) fn asset_filter(f: &AssetFilter) -> Result<()> {
+    values("provider", &f.providers)?;
+    values("account", &f.accounts)?;
+    values("region", &f.regions)?;
+    f.kinds.iter().try_for_each(|k| id_or_empty(k.as_str(), || "kind filter".to_owned()))?;
+    tags(&f.tags)?;
+    criteria(f.criteria.as_ref())
+}
+
+/// Checks the strings of a violation filter.
+pub(crate) fn violation_filter(f: &ViolationFilter) -> Result<()> {
+    values("policy", &f.policies)?;
+    values("provider", &f.providers)?;
+    values("account", &f.accounts)?;
+    values("region", &f.regions)?;
+    f.kinds.iter().try_for_each(|k| id_or_empty(k.as_str(), || "kind filter".to_owned()))?;
+    if let Some(a) = &f.asset {
+        asset_id(a, "asset filter")?;
+    }
+    tags(&f.tags)?;
+    criteria(f.criteria.as_ref())
+}
+
+/// Checks a violation key used to look up history.
+pub(crate) fn key(k: &ViolationKey) -> Result<()> {
+    violation_key(k, "violation key")
+}
+
+/// Checks the strings of an auto-fix filter.
+pub(crate) fn fix_filter(f: &FixFilter) -> Result<()> {
+    if let Some(p) = &f.policy_id {
+        id_or_empty(p, || "policy filter".to_owned())?;
+    }
+    if let Some(a) = &f.asset {
+        asset_id(a, "asset filter")?;
+    }
+    if let Some(s) = &f.status {
+        id_or_empty(s, || "status filter".to_owned())?;
+    }
+    Ok(())
+}
+
+/// Checks a trend query.
+pub(crate) fn trend(q: &TrendQuery) -> Result<()> {
+    if let Some(g) = &q.group {
+        id(g, || "group of a trend query".to_owned())?;
+    }
+    limit(q.limit)
+}
