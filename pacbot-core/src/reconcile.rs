@@ -63,6 +63,15 @@ impl Reconciliation {
         self.transitions.iter().filter(|t| t.kind.is_change())
     }
 
+    /// The violations this reconciliation created or changed, for a store
+    /// that writes only what moved: those whose `modified_at` is the scan
+    /// time `now` the reconciliation ran with. (A violation last changed at
+    /// exactly `now` by an earlier run counts too, which costs a rewrite,
+    /// never a lost change.)
+    pub fn changed(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Violation> {
+        self.violations.iter().filter(move |v| v.modified_at == now)
+    }
+
     /// How many transitions of each kind.
     #[must_use]
     pub fn counts(&self) -> BTreeMap<TransitionKind, usize> {

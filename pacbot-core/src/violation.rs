@@ -17,6 +17,7 @@
 //! by hand.
 
 use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,10 @@ pub enum ViolationStatus {
 }
 
 impl ViolationStatus {
+    /// Every status.
+    pub const ALL: [ViolationStatus; 4] =
+        [ViolationStatus::Open, ViolationStatus::Exempted, ViolationStatus::Unknown, ViolationStatus::Closed];
+
     /// The snake-case name.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -90,6 +95,45 @@ pub enum CloseReason {
     /// The policy or rule was retired.
     RuleRetired,
 }
+
+impl CloseReason {
+    /// Every reason.
+    pub const ALL: [CloseReason; 4] =
+        [CloseReason::Fixed, CloseReason::ResourceGone, CloseReason::NotApplicable, CloseReason::RuleRetired];
+
+    /// The snake-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Fixed => "fixed",
+            CloseReason::ResourceGone => "resource_gone",
+            CloseReason::NotApplicable => "not_applicable",
+            CloseReason::RuleRetired => "rule_retired",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `FromStr` by the snake-case name (the serde name), for the enums above.
+macro_rules! from_name {
+    ($($t:ty => $what:literal),*) => {$(
+        impl FromStr for $t {
+            type Err = crate::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$t>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| crate::Error::NotFound { what: $what, id: s.to_owned() })
+            }
+        }
+    )*};
+}
+from_name!(ViolationStatus => "violation status", CloseReason => "close reason", TransitionKind => "transition kind");
 
 /// A violation with its current state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,6 +208,20 @@ pub enum TransitionKind {
 }
 
 impl TransitionKind {
+    /// Every kind.
+    pub const ALL: [TransitionKind; 10] = [
+        TransitionKind::Opened,
+        TransitionKind::Reopened,
+        TransitionKind::StillOpen,
+        TransitionKind::Exempted,
+        TransitionKind::StillExempted,
+        TransitionKind::Unknown,
+        TransitionKind::StillUnknown,
+        TransitionKind::ClosedFixed,
+        TransitionKind::ClosedResourceGone,
+        TransitionKind::ClosedNotApplicable,
+    ];
+
     /// Whether the status changed (the `Still…` kinds did not).
     #[must_use]
     pub fn is_change(self) -> bool {
@@ -210,4 +268,24 @@ pub struct Transition {
     pub at: DateTime<Utc>,
     /// Why, for humans.
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_match_serde() {
+        fn check<T: Copy + fmt::Display + FromStr + PartialEq + fmt::Debug + Serialize>(all: &[T]) {
+            for &v in all {
+                let name = v.to_string();
+                assert_eq!(serde_json::to_value(v).unwrap(), Value::String(name.clone()));
+                assert_eq!(name.parse::<T>().ok(), Some(v));
+            }
+            assert!("no-such-name".parse::<T>().is_err());
+        }
+        check(&ViolationStatus::ALL);
+        check(&CloseReason::ALL);
+        check(&TransitionKind::ALL);
+    }
 }

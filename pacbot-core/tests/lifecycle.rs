@@ -193,12 +193,14 @@ fn a_failure_opens_and_the_same_scan_again_changes_nothing() {
     let tr = transition(&first, &k).unwrap();
     assert_eq!((tr.kind, tr.from, tr.to, tr.at), (TransitionKind::Opened, None, ViolationStatus::Open, day(2)));
     assert_eq!(first.changes().count(), 1);
+    assert_eq!(first.changed(day(2)).count(), 1);
 
     // The same failure at the next scan: still open, and nothing changed.
     let second = scan(&engine, &first.violations, &inv, &cov, &no_exceptions(), day(3));
     assert_eq!(second.violations, first.violations, "the violation is untouched, modified_at included");
     assert_eq!(kind(&second, &k), Some(TransitionKind::StillOpen));
     assert_eq!(second.changes().count(), 0);
+    assert_eq!(second.changed(day(3)).count(), 0, "nothing for a store to write");
     assert_eq!(second.counts().into_iter().collect::<Vec<_>>(), vec![(TransitionKind::StillOpen, 1)]);
 }
 
@@ -730,7 +732,7 @@ fn no_api_closes_a_violation_by_hand() {
                 .filter_map(|l| l.trim_start().strip_prefix("pub fn "))
                 .map(|l| l.split(['(', '<']).next().unwrap_or_default())
                 .collect();
-            assert_eq!(public, ["changes", "counts", "reconcile"], "reconcile.rs grew a public function");
+            assert_eq!(public, ["changes", "changed", "counts", "reconcile"], "reconcile.rs grew a public function");
         }
     }
     writers.sort();
