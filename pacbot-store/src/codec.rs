@@ -14,19 +14,19 @@ pub(crate) fn trunc(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Microseconds since the epoch.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
 /// A time from microseconds since the epoch.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn from_micros(us: i64, what: &str) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::corrupt(what, format!("time {us} is out of range")))
 }
 
 /// The serde name of a unit enum variant (`open`, `closed_fixed`).
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn enum_name<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
@@ -36,7 +36,7 @@ pub(crate) fn enum_name<T: Serialize>(value: &T) -> String {
 }
 
 /// A unit enum variant from its serde name.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn parse_enum<T: DeserializeOwned>(name: &str, what: &str) -> Result<T> {
     T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(name))
         .map_err(|e| StoreError::corrupt(what, e))
@@ -53,7 +53,7 @@ pub(crate) fn severity_rank(s: Severity) -> i64 {
 }
 
 /// The severity of a rank.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn severity_from_rank(rank: i64, what: &str) -> Result<Severity> {
     match rank {
         0 => Ok(Severity::Low),

@@ -134,6 +134,17 @@ impl StoreError {
     pub(crate) fn cursor(reason: impl Into<String>) -> Self {
         StoreError::InvalidCursor { reason: reason.into() }
     }
+
+    /// Names the operation in a backend error; other errors pass unchanged.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn during(self, op: &str) -> Self {
+        match self {
+            StoreError::Backend { backend, retryable, source, .. } => {
+                StoreError::Backend { backend, operation: op.to_owned(), retryable, source }
+            }
+            other => other,
+        }
+    }
 }
 
 /// `Result` with [`StoreError`].

@@ -97,6 +97,8 @@ mod keyset;
 pub mod limits;
 mod memory;
 pub mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
@@ -108,6 +110,8 @@ mod validate;
 pub use error::{BoxError, Result, StoreError};
 pub use memory::MemoryStore;
 pub use model::*;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_POOL_SIZE, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreExt};

@@ -2,7 +2,8 @@
 //! accepts, all do. Over a limit, a call fails with
 //! [`crate::StoreError::TooLarge`] and writes nothing.
 //!
-//! Text must also be free of NUL characters (PostgreSQL cannot store them).
+//! Text must also be free of NUL characters, and so must the strings and keys
+//! of JSON documents (PostgreSQL cannot store them).
 
 /// Identifiers: asset id parts, policy, rule, exception and fix ids, group
 /// names, tag keys, who did something. Long enough for any ARN or ARM id.

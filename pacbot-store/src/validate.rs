@@ -45,7 +45,7 @@ pub(crate) fn text(value: &str, what: impl FnOnce() -> String) -> Result<()> {
     check(value, MAX_TEXT_BYTES, true, what)
 }
 
-fn document(json: &str, what: impl FnOnce() -> String) -> Result<()> {
+fn document(json: &str, what: impl Fn() -> String) -> Result<()> {
     if json.len() > MAX_DOCUMENT_BYTES {
         return Err(StoreError::TooLarge { what: what(), len: json.len(), max: MAX_DOCUMENT_BYTES });
     }
@@ -54,8 +54,34 @@ fn document(json: &str, what: impl FnOnce() -> String) -> Result<()> {
 
 fn to_json<T: serde::Serialize + ?Sized>(value: &T, what: impl Fn() -> String) -> Result<String> {
     let json = serde_json::to_string(value).map_err(|e| StoreError::invalid(what(), e.to_string()))?;
-    document(&json, what)?;
+    document(&json, &what)?;
+    if has_nul(&json) {
+        return Err(StoreError::invalid(what(), "it contains a NUL character in a string or key"));
+    }
     Ok(json)
+}
+
+/// Whether serialized JSON holds a NUL character (which `serde_json` writes
+/// as the escape `\u0000`) in a string or a key. PostgreSQL's `jsonb` cannot
+/// store one, so no backend accepts one.
+fn has_nul(json: &str) -> bool {
+    if !json.contains("u0000") {
+        return false;
+    }
+    let b = json.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            // An escape: `\u0000` is a NUL; `\\u0000` is a backslash and text.
+            if b[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// An asset id: provider, kind and resource id non-empty; account and region may be empty.
@@ -84,7 +110,7 @@ fn violation_key(k: &ViolationKey, what: &str) -> Result<()> {
 
 /// The serialized parts of an asset.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) struct PreparedAsset {
     /// `attributes` as JSON.
     pub attributes: String,
@@ -114,7 +140,7 @@ pub(crate) fn asset(a: &pacbot_core::Asset) -> Result<PreparedAsset> {
 
 /// A commit, checked and serialized.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) struct PreparedCommit {
     /// One per asset, in order.
     pub assets: Vec<PreparedAsset>,
@@ -353,4 +379,22 @@ pub(crate) fn trend(q: &TrendQuery) -> Result<()> {
         id(g, || "group of a trend query".to_owned())?;
     }
     limit(q.limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::has_nul;
+
+    #[test]
+    fn nul_characters_are_found_in_strings_and_keys_only() {
+        let json = |v: serde_json::Value| serde_json::to_string(&v).unwrap();
+        assert!(has_nul(&json(json!({"k": "a\u{0}b"}))));
+        assert!(has_nul(&json(json!({"a\u{0}": 1}))));
+        assert!(has_nul(&json(json!(["\\", "\u{0}"]))));
+        assert!(!has_nul(&json(json!({"k": "\\u0000"}))), "a backslash followed by text");
+        assert!(!has_nul(&json(json!({"k": "\\\\u0000", "u0000": "u0000"}))));
+        assert!(!has_nul(&json(json!({"k": "\u{1}"}))));
+    }
 }

@@ -73,18 +73,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-impl StoreError {
-    /// Names the operation in an SQLite error.
-    fn during(self, op: &str) -> Self {
-        match self {
-            StoreError::Backend { backend, retryable, source, .. } => {
-                StoreError::Backend { backend, operation: op.to_owned(), retryable, source }
-            }
-            other => other,
-        }
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     m.lock().map_err(|_| StoreError::Backend {
         backend: "sqlite",

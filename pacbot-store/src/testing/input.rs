@@ -181,6 +181,9 @@ pub async fn bad_input(store: &dyn Harness) {
         ("duplicate violation", Box::new(|c| c.violations.push(c.violations[0].clone()))),
         ("transition without violation", Box::new(|c| c.violations.clear())),
         ("NUL in a reason", Box::new(|c| c.violations[0].reason = "\0".into())),
+        ("NUL in an attribute", Box::new(|c| c.assets[0].attributes = json!({"k": ["a\u{0}b"]}).into())),
+        ("NUL in an attribute key", Box::new(|c| c.assets[0].attributes = json!({"a\u{0}": 1}).into())),
+        ("NUL in violation details", Box::new(|c| c.violations[0].details = json!({"evidence": "\u{0}"}))),
         ("empty rule id", Box::new(|c| c.violations[0].key.rule_id = String::new())),
     ];
     for (what, spoil) in &invalid {

@@ -14,6 +14,8 @@
 
 pub mod fixtures;
 mod input;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod queries;
 mod records;
 mod scans;
@@ -46,6 +48,13 @@ impl Harness for crate::MemoryStore {
 
 #[cfg(feature = "sqlite")]
 impl Harness for crate::SqliteStore {
+    fn fail_commit_after(&self, writes: usize) {
+        self.arm_failure(writes);
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Harness for crate::PostgresStore {
     fn fail_commit_after(&self, writes: usize) {
         self.arm_failure(writes);
     }

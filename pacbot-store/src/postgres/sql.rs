@@ -1,0 +1,164 @@
+//! Building queries: WHERE clauses with numbered parameters, keyset
+//! positions, and JSON documents read straight from `jsonb` columns.
+
+use std::error::Error as StdError;
+
+use chrono::DateTime;
+use serde::de::DeserializeOwned;
+use tokio_postgres::Row;
+use tokio_postgres::types::{FromSql, ToSql, Type};
+
+use crate::error::{Result, StoreError};
+use crate::keyset::KeyPart;
+use crate::model::{Order, TagFilter};
+
+/// A query parameter.
+pub(super) type Param = Box<dyn ToSql + Sync + Send>;
+
+/// What a sort column holds, to bind a cursor's key part with the right type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    Int,
+    /// A `timestamptz`; the cursor holds microseconds since the epoch.
+    Time,
+}
+
+/// A sort column: an SQL expression and what it holds.
+pub(super) type Col = (&'static str, Kind);
+
+/// A WHERE clause under construction, with its parameters.
+#[derive(Default)]
+pub(super) struct Where {
+    pub terms: Vec<String>,
+    pub params: Vec<Param>,
+}
+
+impl Where {
+    /// Adds a parameter; returns its placeholder (`$3`).
+    pub fn param(&mut self, v: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(v));
+        format!("${}", self.params.len())
+    }
+
+    /// `column` is one of `values` (nothing when there are none).
+    pub fn texts<'a>(&mut self, column: &str, values: impl IntoIterator<Item = &'a str>) {
+        let values: Vec<String> = values.into_iter().map(str::to_owned).collect();
+        if values.is_empty() {
+            return;
+        }
+        let p = self.param(values);
+        self.terms.push(format!("{column} = ANY({p}::text[])"));
+    }
+
+    /// `column` (an integer) is one of `values`.
+    pub fn ints(&mut self, column: &str, values: Vec<i64>) {
+        if values.is_empty() {
+            return;
+        }
+        let p = self.param(values);
+        self.terms.push(format!("{column} = ANY({p}::int8[])"));
+    }
+
+    /// The asset (whose tags are the `jsonb` column `tags`) carries every tag.
+    pub fn tags(&mut self, tags: &str, filters: &[TagFilter]) {
+        for t in filters {
+            let key = self.param(t.key.clone());
+            let term = match &t.value {
+                Some(v) => {
+                    let value = self.param(v.clone());
+                    format!("{tags} @> jsonb_build_object({key}::text, {value}::text)")
+                }
+                None => format!("{tags} ? {key}::text"),
+            };
+            self.terms.push(term);
+        }
+    }
+
+    /// `(columns) > (key)`, or `<` when descending.
+    pub fn after(&mut self, columns: &[Col], key: &[KeyPart], order: Order) -> Result<()> {
+        let mut marks = Vec::with_capacity(key.len());
+        for ((_, kind), part) in columns.iter().zip(key) {
+            let mark = match (kind, part) {
+                (Kind::Text, KeyPart::Text(t)) => format!("{}::text", self.param(t.clone())),
+                (Kind::Int, KeyPart::Int(i)) => format!("{}::int8", self.param(*i)),
+                (Kind::Time, KeyPart::Int(us)) => {
+                    let t = DateTime::from_timestamp_micros(*us)
+                        .ok_or_else(|| StoreError::cursor("its position holds a time out of range"))?;
+                    format!("{}::timestamptz", self.param(t))
+                }
+                _ => return Err(StoreError::cursor("its position does not fit this ordering")),
+            };
+            marks.push(mark);
+        }
+        let op = if order.is_descending() { "<" } else { ">" };
+        let cols: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+        self.terms.push(format!("({}) {op} ({})", cols.join(", "), marks.join(", ")));
+        Ok(())
+    }
+
+    /// `WHERE …`, or nothing.
+    pub fn sql(&self) -> String {
+        if self.terms.is_empty() { String::new() } else { format!("WHERE {}", self.terms.join(" AND ")) }
+    }
+
+    /// The parameters, as the driver takes them.
+    pub fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+/// `ORDER BY` terms for the columns, all in one direction.
+pub(super) fn order_by(columns: &[Col], order: Order) -> String {
+    let dir = if order.is_descending() { "DESC" } else { "ASC" };
+    columns.iter().map(|(c, _)| format!("{c} {dir}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A page size or limit as a parameter.
+pub(super) fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The text of a `json` or `jsonb` value, borrowed from the row.
+struct JsonText<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for JsonText<'a> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn StdError + Sync + Send>> {
+        if *ty == Type::JSONB {
+            // Binary `jsonb` is a version byte (1) and the JSON text.
+            match raw.split_first() {
+                Some((1, text)) => Ok(JsonText(text)),
+                _ => Err("unsupported jsonb format version".into()),
+            }
+        } else {
+            Ok(JsonText(raw))
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+}
+
+/// The document in a `jsonb` column, deserialized with serde.
+pub(super) fn json<T: DeserializeOwned>(row: &Row, idx: usize, what: &str) -> Result<T> {
+    let text: JsonText<'_> = row.try_get(idx)?;
+    serde_json::from_slice(text.0).map_err(|e| StoreError::corrupt(what, e))
+}
+
+/// The document in a nullable `jsonb` column.
+pub(super) fn json_opt<T: DeserializeOwned>(row: &Row, idx: usize, what: &str) -> Result<Option<T>> {
+    let text: Option<JsonText<'_>> = row.try_get(idx)?;
+    text.map(|t| serde_json::from_slice(t.0).map_err(|e| StoreError::corrupt(what, e))).transpose()
+}
+
+/// A count column as `u64`.
+pub(super) fn count(row: &Row, idx: usize) -> Result<u64> {
+    let n: i64 = row.try_get(idx)?;
+    Ok(u64::try_from(n).unwrap_or_default())
+}
+
+/// A `u64` count as `bigint` (saturating).
+pub(super) fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

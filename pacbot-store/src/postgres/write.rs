@@ -1,0 +1,493 @@
+//! Writes: scans (one transaction per commit, rows streamed with binary
+//! `COPY`), exceptions, groups, policies, auto-fix records.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use pacbot_core::{AssetGroup, Exception, ScopeStatus};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use super::Tx;
+use super::locks;
+use super::read::{self, scan_key};
+use super::sql::int;
+use crate::codec::{enum_name, severity_rank};
+use crate::error::{Result, StoreError};
+use crate::model::{
+    AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
+};
+use crate::summary::{FailPoint, WriteBudget, summarize};
+use crate::validate::PreparedCommit;
+
+pub(super) async fn begin_scan(tx: &Tx<'_>, start: &ScanStart) -> Result<ScanRecord> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO scans (label, started_at, status, counts, failed_scopes)
+             VALUES ($1, $2, 'running', '{}', '[]') RETURNING id",
+        )
+        .await?;
+    let id: i64 = tx.query_one(&stmt, &[&start.label, &start.started_at]).await?.try_get(0)?;
+    read::scan(tx, ScanId::new(u64::try_from(id).unwrap_or_default())).await
+}
+
+/// Locks a running scan's row (so one commit or abort wins) and returns its scan time.
+async fn lock_running(tx: &Tx<'_>, scan: ScanId) -> Result<DateTime<Utc>> {
+    let stmt = tx.prepare_cached("SELECT status, started_at FROM scans WHERE id = $1 FOR UPDATE").await?;
+    let rows = tx.query(&stmt, &[&scan_key(scan)]).await?;
+    let row = rows.first().ok_or_else(|| StoreError::not_found("scan", scan))?;
+    let status: ScanStatus = crate::codec::parse_enum(row.try_get(0)?, "scan status")?;
+    if status != ScanStatus::Running {
+        return Err(StoreError::ScanNotRunning { scan, status });
+    }
+    Ok(row.try_get(1)?)
+}
+
+/// The staging tables a commit streams its rows into: temporary (one set
+/// per connection), emptied at every commit, and created once per connection.
+const STAGING: &str = r#"
+CREATE TEMP TABLE pacbot_stage_assets (
+    provider text COLLATE "C", account text COLLATE "C", region text COLLATE "C", kind text COLLATE "C",
+    resource_id text COLLATE "C", name text, attributes text, tags text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE pacbot_stage_violations (
+    policy_id text COLLATE "C", rule_id text COLLATE "C", provider text COLLATE "C", account text COLLATE "C",
+    region text COLLATE "C", kind text COLLATE "C", resource_id text COLLATE "C", status text, severity smallint,
+    category text, reason text, details text, exception_id text, created_at timestamptz, modified_at timestamptz,
+    closed_at timestamptz, close_reason text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE pacbot_stage_transitions (
+    seq bigint, policy_id text COLLATE "C", rule_id text COLLATE "C", provider text COLLATE "C",
+    account text COLLATE "C", region text COLLATE "C", kind text COLLATE "C", resource_id text COLLATE "C",
+    kind_of text, from_status text, to_status text, at timestamptz, reason text
+) ON COMMIT DELETE ROWS;
+"#;
+
+async fn ensure_staging(tx: &Tx<'_>) -> Result<()> {
+    // The last table of the batch: when it exists, they all do.
+    let stmt = tx.prepare_cached("SELECT to_regclass('pg_temp.pacbot_stage_transitions') IS NULL").await?;
+    let missing: bool = tx.query_one(&stmt, &[]).await?.try_get(0)?;
+    if missing {
+        tx.batch_execute(STAGING).await?;
+    }
+    Ok(())
+}
+
+/// Above this many staged rows, the planner is given statistics of the staging table.
+const ANALYZE_ABOVE: u64 = 10_000;
+
+/// A binary `COPY … FROM STDIN` in progress. Dropped unfinished (on an
+/// error), it aborts the COPY.
+type Copy = std::pin::Pin<Box<BinaryCopyInWriter>>;
+
+async fn start_copy(tx: &Tx<'_>, copy: &str, types: &[Type]) -> Result<Copy> {
+    let stmt = tx.prepare_cached(copy).await?;
+    let sink = tx.copy_in(&stmt).await?;
+    Ok(Box::pin(BinaryCopyInWriter::new(sink, types)))
+}
+
+pub(super) async fn commit_scan(
+    tx: &Tx<'_>,
+    c: &ScanCommit,
+    prepared: &PreparedCommit,
+    fail: &FailPoint,
+    schema: &str,
+) -> Result<ScanRecord> {
+    let at = lock_running(tx, c.scan).await?;
+    let scan = scan_key(c.scan);
+
+    // Lock every shard the commit writes, in one global order (see `locks`).
+    let mut shards: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    shards.extend(c.assets.iter().map(|a| (a.id.provider.as_str(), a.id.account.as_str(), a.id.region.as_str())));
+    shards.extend(c.coverage.scopes().map(|(s, _)| (s.provider.as_str(), s.account.as_str(), s.region.as_str())));
+    shards.extend(
+        c.violations
+            .iter()
+            .map(|v| (v.key.asset.provider.as_str(), v.key.asset.account.as_str(), v.key.asset.region.as_str())),
+    );
+    locks::lock_shards(tx, schema, &shards).await?;
+    ensure_staging(tx).await?;
+    let mut budget = WriteBudget::new(fail.take());
+
+    // Assets: staged, then upserted in key order (first seen kept); "new" are those this scan inserted.
+    let mut copy = start_copy(
+        tx,
+        "COPY pacbot_stage_assets (provider, account, region, kind, resource_id, name, attributes, tags)
+         FROM STDIN (FORMAT binary)",
+        &[Type::TEXT; 8],
+    )
+    .await?;
+    for (a, p) in c.assets.iter().zip(&prepared.assets) {
+        budget.tick()?;
+        let id = &a.id;
+        let row: [&(dyn ToSql + Sync); 8] = [
+            &id.provider,
+            &id.account,
+            &id.region,
+            &id.kind.as_str(),
+            &id.resource_id,
+            &a.name,
+            &p.attributes,
+            &p.tags_json,
+        ];
+        copy.as_mut().write(&row).await?;
+    }
+    let staged = copy.as_mut().finish().await?;
+    if staged > ANALYZE_ABOVE {
+        tx.batch_execute("ANALYZE pacbot_stage_assets").await?;
+    }
+    let upsert = tx
+        .prepare_cached(
+            "WITH up AS (
+                 INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags,
+                                     first_seen, last_seen, first_scan, last_scan)
+                 SELECT provider, account, region, kind, resource_id, name, attributes::jsonb, tags::jsonb,
+                        $1, $1, $2, $2
+                 FROM pacbot_stage_assets
+                 ORDER BY provider, account, region, kind, resource_id
+                 ON CONFLICT (provider, account, region, kind, resource_id) DO UPDATE SET
+                     name = excluded.name, attributes = excluded.attributes, tags = excluded.tags,
+                     last_seen = excluded.last_seen, last_scan = excluded.last_scan, removed_at = NULL
+                 RETURNING first_scan
+             )
+             SELECT count(*) FILTER (WHERE first_scan = $2) FROM up",
+        )
+        .await?;
+    let new: i64 = tx.query_one(&upsert, &[&at, &scan]).await?.try_get(0)?;
+
+    // Removed: stored in a scope this scan completed, and last seen before it.
+    let mut complete: [Vec<&str>; 4] = Default::default();
+    let mut recorded: [Vec<&str>; 4] = Default::default();
+    let mut errors: Vec<Option<&str>> = Vec::new();
+    for (s, status) in c.coverage.scopes() {
+        budget.tick()?;
+        let parts = [s.provider.as_str(), s.account.as_str(), s.region.as_str(), s.kind.as_str()];
+        for (column, part) in recorded.iter_mut().zip(parts) {
+            column.push(part);
+        }
+        match status {
+            ScopeStatus::Complete => {
+                for (column, part) in complete.iter_mut().zip(parts) {
+                    column.push(part);
+                }
+                errors.push(None);
+            }
+            ScopeStatus::Failed { error } => errors.push(Some(error.as_str())),
+        }
+    }
+    let remove = tx
+        .prepare_cached(
+            "UPDATE assets a SET removed_at = $1
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS s (provider, account, region, kind)
+             WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region AND a.kind = s.kind
+               AND a.removed_at IS NULL AND a.last_seen < $1",
+        )
+        .await?;
+    let [p, a, r, k] = &complete;
+    let removed = tx.execute(&remove, &[&at, p, a, r, k]).await?;
+    let scopes = tx
+        .prepare_cached(
+            "INSERT INTO scan_scopes (scan_id, provider, account, region, kind, error)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
+        )
+        .await?;
+    let [p, a, r, k] = &recorded;
+    tx.execute(&scopes, &[&scan, p, a, r, k, &errors]).await?;
+
+    // Per-rule results, as columns.
+    let mut seqs = Vec::with_capacity(c.results.len());
+    let mut names: [Vec<&str>; 2] = Default::default();
+    let mut numbers: [Vec<i64>; 4] = Default::default();
+    for (seq, rr) in (0_i64..).zip(&c.results) {
+        budget.tick()?;
+        seqs.push(seq);
+        names[0].push(&rr.policy_id);
+        names[1].push(&rr.rule_id);
+        for (column, n) in numbers.iter_mut().zip([rr.passed, rr.failed, rr.errors, rr.not_applicable]) {
+            column.push(int(n));
+        }
+    }
+    let add_results = tx
+        .prepare_cached(
+            "INSERT INTO scan_results (scan_id, seq, policy_id, rule_id, passed, failed, errors, not_applicable)
+             SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[],
+                                      $8::int8[])",
+        )
+        .await?;
+    let ([policies, rules], [passed, failed, errored, not_applicable]) = (&names, &numbers);
+    tx.execute(&add_results, &[&scan, &seqs, policies, rules, passed, failed, errored, not_applicable]).await?;
+
+    // Violations in their new state (rows that did not change are left alone), then their transitions.
+    let mut copy = start_copy(
+        tx,
+        "COPY pacbot_stage_violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
+                                       severity, category, reason, details, exception_id, created_at, modified_at,
+                                       closed_at, close_reason)
+         FROM STDIN (FORMAT binary)",
+        &[
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT2,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TIMESTAMPTZ,
+            Type::TIMESTAMPTZ,
+            Type::TIMESTAMPTZ,
+            Type::TEXT,
+        ],
+    )
+    .await?;
+    for (v, details) in c.violations.iter().zip(&prepared.details) {
+        budget.tick()?;
+        let k = &v.key;
+        let severity = i16::try_from(severity_rank(v.severity)).unwrap_or_default();
+        let close_reason = v.close_reason.as_ref().map(enum_name);
+        let row: [&(dyn ToSql + Sync); 17] = [
+            &k.policy_id,
+            &k.rule_id,
+            &k.asset.provider,
+            &k.asset.account,
+            &k.asset.region,
+            &k.asset.kind.as_str(),
+            &k.asset.resource_id,
+            &v.status.as_str(),
+            &severity,
+            &v.category.as_str(),
+            &v.reason,
+            details,
+            &v.exception_id,
+            &v.created_at,
+            &v.modified_at,
+            &v.closed_at,
+            &close_reason,
+        ];
+        copy.as_mut().write(&row).await?;
+    }
+    copy.as_mut().finish().await?;
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
+                                     severity, category, reason, details, exception_id, created_at, modified_at,
+                                     closed_at, close_reason)
+             SELECT policy_id, rule_id, provider, account, region, kind, resource_id, status, severity, category,
+                    reason, details::jsonb, exception_id, created_at, modified_at, closed_at, close_reason
+             FROM pacbot_stage_violations
+             ORDER BY policy_id, rule_id, provider, account, region, kind, resource_id
+             ON CONFLICT (policy_id, rule_id, provider, account, region, kind, resource_id) DO UPDATE SET
+                 status = excluded.status, severity = excluded.severity, category = excluded.category,
+                 reason = excluded.reason, details = excluded.details, exception_id = excluded.exception_id,
+                 created_at = excluded.created_at, modified_at = excluded.modified_at,
+                 closed_at = excluded.closed_at, close_reason = excluded.close_reason
+             WHERE (violations.status, violations.severity, violations.category, violations.reason,
+                    violations.details, violations.exception_id, violations.created_at, violations.modified_at,
+                    violations.closed_at, violations.close_reason)
+                   IS DISTINCT FROM
+                   (excluded.status, excluded.severity, excluded.category, excluded.reason, excluded.details,
+                    excluded.exception_id, excluded.created_at, excluded.modified_at, excluded.closed_at,
+                    excluded.close_reason)",
+        )
+        .await?;
+    tx.execute(&upsert, &[]).await?;
+
+    let mut copy = start_copy(
+        tx,
+        "COPY pacbot_stage_transitions (seq, policy_id, rule_id, provider, account, region, kind, resource_id,
+                                        kind_of, from_status, to_status, at, reason)
+         FROM STDIN (FORMAT binary)",
+        &[
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TIMESTAMPTZ,
+            Type::TEXT,
+        ],
+    )
+    .await?;
+    for (seq, t) in (0_i64..).zip(&c.transitions) {
+        budget.tick()?;
+        let k = &t.key;
+        let row: [&(dyn ToSql + Sync); 13] = [
+            &seq,
+            &k.policy_id,
+            &k.rule_id,
+            &k.asset.provider,
+            &k.asset.account,
+            &k.asset.region,
+            &k.asset.kind.as_str(),
+            &k.asset.resource_id,
+            &t.kind.as_str(),
+            &t.from.map(|s| s.as_str()),
+            &t.to.as_str(),
+            &t.at,
+            &t.reason,
+        ];
+        copy.as_mut().write(&row).await?;
+    }
+    copy.as_mut().finish().await?;
+    let add = tx
+        .prepare_cached(
+            "INSERT INTO transitions (violation_pk, scan_id, kind, from_status, to_status, at, reason)
+             SELECT v.pk, $1, t.kind_of, t.from_status, t.to_status, t.at, t.reason
+             FROM pacbot_stage_transitions t
+             JOIN violations v ON v.policy_id = t.policy_id AND v.rule_id = t.rule_id AND v.provider = t.provider
+                              AND v.account = t.account AND v.region = t.region AND v.kind = t.kind
+                              AND v.resource_id = t.resource_id
+             ORDER BY t.seq",
+        )
+        .await?;
+    let written = tx.execute(&add, &[&scan]).await?;
+    if written != u64::try_from(c.transitions.len()).unwrap_or(u64::MAX) {
+        return Err(StoreError::corrupt("transitions", "a transition found no violation to attach to"));
+    }
+
+    let add = tx
+        .prepare_cached("INSERT INTO snapshots (scan_id, group_name, at, report) VALUES ($1, $2, $3, $4::text::jsonb)")
+        .await?;
+    for (report, json) in c.snapshots.iter().zip(&prepared.snapshots) {
+        budget.tick()?;
+        tx.execute(&add, &[&scan, &report.group, &at, json]).await?;
+    }
+
+    budget.tick()?;
+    let (status, counts, failed) = summarize(c, u64::try_from(new).unwrap_or_default(), removed);
+    let counts = serde_json::to_string(&counts).map_err(|e| StoreError::invalid("scan counts", e.to_string()))?;
+    let failed = serde_json::to_string(&failed).map_err(|e| StoreError::invalid("failed scopes", e.to_string()))?;
+    let finish = tx
+        .prepare_cached(
+            "UPDATE scans SET status = $2, counts = $3::text::jsonb, failed_scopes = $4::text::jsonb,
+                              finished_at = $5
+             WHERE id = $1",
+        )
+        .await?;
+    tx.execute(&finish, &[&scan, &status.as_str(), &counts, &failed, &c.finished_at]).await?;
+    read::scan(tx, c.scan).await
+}
+
+pub(super) async fn abort_scan(tx: &Tx<'_>, scan: ScanId, reason: &str) -> Result<ScanRecord> {
+    lock_running(tx, scan).await?;
+    let stmt = tx.prepare_cached("UPDATE scans SET status = $2, error = $3, finished_at = $4 WHERE id = $1").await?;
+    let now = crate::codec::trunc(Utc::now());
+    tx.execute(&stmt, &[&scan_key(scan), &ScanStatus::Aborted.as_str(), &reason, &now]).await?;
+    read::scan(tx, scan).await
+}
+
+pub(super) async fn put_exception(tx: &Tx<'_>, e: Exception, doc: &str, by: Stamp) -> Result<ExceptionRecord> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO exceptions (id, doc, created_by, created_at, updated_by, updated_at)
+             VALUES ($1, $2::text::jsonb, $3, $4, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by,
+                                            updated_at = excluded.updated_at
+             RETURNING created_by, created_at",
+        )
+        .await?;
+    let row = tx.query_one(&stmt, &[&e.id, &doc, &by.by, &by.at]).await?;
+    let created = Stamp { by: row.try_get(0)?, at: row.try_get(1)? };
+    Ok(ExceptionRecord { exception: e, created, updated: by })
+}
+
+pub(super) async fn put_group(tx: &Tx<'_>, g: AssetGroup, doc: &str, by: Stamp) -> Result<AssetGroupRecord> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO asset_groups (name, doc, created_by, created_at, updated_by, updated_at)
+             VALUES ($1, $2::text::jsonb, $3, $4, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by,
+                                              updated_at = excluded.updated_at
+             RETURNING created_by, created_at",
+        )
+        .await?;
+    let row = tx.query_one(&stmt, &[&g.name, &doc, &by.by, &by.at]).await?;
+    let created = Stamp { by: row.try_get(0)?, at: row.try_get(1)? };
+    Ok(AssetGroupRecord { group: g, created, updated: by })
+}
+
+/// A record deleted by its key.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Keyed {
+    Exception,
+    Group,
+}
+
+/// Deletes one row by key; `NotFound` when there is none.
+pub(super) async fn delete(tx: &Tx<'_>, keyed: Keyed, id: &str) -> Result<()> {
+    let (sql, what) = match keyed {
+        Keyed::Exception => ("DELETE FROM exceptions WHERE id = $1", "exception"),
+        Keyed::Group => ("DELETE FROM asset_groups WHERE name = $1", "asset group"),
+    };
+    let stmt = tx.prepare_cached(sql).await?;
+    if tx.execute(&stmt, &[&id]).await? == 0 {
+        return Err(StoreError::not_found(what, id));
+    }
+    Ok(())
+}
+
+pub(super) async fn put_policies(tx: &Tx<'_>, ids: Vec<String>, docs: Vec<String>, at: DateTime<Utc>) -> Result<()> {
+    // By id, so concurrent writers lock the rows in one order; the last of a repeated id wins.
+    let mut rows: Vec<(String, String)> = ids.into_iter().zip(docs).collect();
+    rows.reverse();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.dedup_by(|a, b| a.0 == b.0);
+    let (ids, docs): (Vec<String>, Vec<String>) = rows.into_iter().unzip();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO policies (id, doc, updated_at)
+             SELECT id, doc::jsonb, $3 FROM unnest($1::text[], $2::text[]) AS p (id, doc)
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        )
+        .await?;
+    tx.execute(&stmt, &[&ids, &docs, &at]).await?;
+    Ok(())
+}
+
+pub(super) async fn put_fix_record(tx: &Tx<'_>, mut r: FixRecord, data: &str) -> Result<FixRecord> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO fix_records (id, kind, policy_id, provider, account, region, asset_kind, resource_id,
+                                      status, data, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12)
+             ON CONFLICT (id) DO UPDATE SET
+                 kind = excluded.kind, policy_id = excluded.policy_id, provider = excluded.provider,
+                 account = excluded.account, region = excluded.region, asset_kind = excluded.asset_kind,
+                 resource_id = excluded.resource_id, status = excluded.status, data = excluded.data,
+                 updated_at = excluded.updated_at
+             RETURNING created_at",
+        )
+        .await?;
+    let row = tx
+        .query_one(
+            &stmt,
+            &[
+                &r.id,
+                &r.kind.as_str(),
+                &r.policy_id,
+                &r.asset.provider,
+                &r.asset.account,
+                &r.asset.region,
+                &r.asset.kind.as_str(),
+                &r.asset.resource_id,
+                &r.status,
+                &data,
+                &r.created_at,
+                &r.updated_at,
+            ],
+        )
+        .await?;
+    r.created_at = row.try_get(0)?;
+    Ok(r)
+}
