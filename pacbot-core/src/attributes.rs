@@ -809,11 +809,9 @@ impl PartialEq for Attr<'_> {
 
 impl PartialEq<Value> for Attr<'_> {
     fn eq(&self, other: &Value) -> bool {
-        let kind_matches =
-            matches!((self.kind(), other), (AttrKind::Number, Value::Number(_)) | (AttrKind::Null, Value::Null));
-        match other {
+        match (self.kind(), other) {
             // Same representation demanded, as `serde_json` does.
-            Value::Number(n) if kind_matches => self.as_number().as_ref() == Some(n),
+            (AttrKind::Number, Value::Number(n)) => self.as_number().as_ref() == Some(n),
             _ => self.json_eq(other),
         }
     }
