@@ -1,0 +1,410 @@
+//! The scanner example end to end (`cargo test --test scanner`).
+//!
+//! Examples have no `CARGO_BIN_EXE_…`, so the example's modules are compiled
+//! into this test and its entry point, `run(args, stdout, stderr) -> exit
+//! code`, is called in-process: the same code path as the binary, minus
+//! `main`'s three lines, with no cargo build in the test. scripts/test.sh runs
+//! the binary itself (the README's quick start).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "../examples/scanner/main.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod scanner;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use scanner::error::{EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS};
+use scanner::report::CsvRow;
+
+/// A temporary directory with a database in it.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+struct Out {
+    code: u8,
+    out: String,
+    err: String,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("scans.db")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let db = self.db().display().to_string();
+        let mut all = vec!["scanner", "--db", db.as_str(), "--no-progress"];
+        all.extend_from_slice(args);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = scanner::run(all, &mut out, &mut err);
+        Out { code, out: String::from_utf8(out).unwrap(), err: String::from_utf8(err).unwrap() }
+    }
+
+    /// Runs a command that must succeed (exit 0) and returns its output.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.code, EXIT_OK, "{args:?}\nstdout:\n{}\nstderr:\n{}", o.out, o.err);
+        o.out
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
+    }
+}
+
+fn transitions(scan: &Value, kind: &str) -> u64 {
+    scan["transitions"][kind].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn demo_scan_commits_to_a_sqlite_file_and_reports() {
+    let env = Env::new();
+    let out = env.ok(&["scan", "--demo"]);
+    assert!(out.contains("Scan 1 (demo) complete: 321 assets"), "{out}");
+    assert!(out.contains("Compliance: "), "{out}");
+    assert!(out.contains("Worst policies:") && out.contains("Asset groups:") && out.contains("production"), "{out}");
+    assert!(out.contains(&format!("Database: {}", env.db().display())), "{out}");
+    assert!(env.db().is_file());
+
+    // The committed scan reads back the same.
+    let report = env.json(&["report", "--format", "json"]);
+    assert_eq!(report["scan"]["counts"]["assets_seen"], 321);
+    let open = report["violations"].as_array().unwrap();
+    assert!(open.len() > 100, "{}", open.len());
+    let groups: Vec<&str> =
+        report["groups"].as_array().unwrap().iter().filter_map(|g| g["report"]["group"].as_str()).collect();
+    assert_eq!(groups, ["azure", "production", "team-payments"]);
+    for category in report["compliance"]["report"]["categories"].as_array().unwrap() {
+        assert_eq!(category["assessed"], true, "{category}");
+    }
+}
+
+#[test]
+fn two_scans_show_the_lifecycle_with_exceptions() {
+    let env = Env::new();
+    let first = env.json(&["scan", "--demo", "--json"]);
+    let opened = transitions(&first, "opened");
+    assert!(opened > 100, "{first}");
+
+    // The same estate again: nothing new opens, nothing closes.
+    let second = env.json(&["scan", "--demo", "--json"]);
+    assert_eq!(transitions(&second, "opened"), 0);
+    assert_eq!(transitions(&second, "still_open"), opened);
+    assert_eq!(second["scan"]["counts"]["assets_new"], 0);
+
+    // Exceptions: one asset (the staging account's root access keys, unchanged in
+    // the fixed estate) and a sticky one for every asset of the search team.
+    let root = "aws/444455556666/global/aws.iam.account_summary/444455556666";
+    let out = env.ok(&[
+        "exceptions",
+        "add",
+        "--id",
+        "root-keys",
+        "--policy",
+        "demo-aws-iam-root-access-keys",
+        "--asset",
+        root,
+        "--reason",
+        "break-glass keys, in the safe",
+        "--by",
+        "security@example.com",
+        "--expires",
+        "30d",
+    ]);
+    assert!(out.contains("exception `root-keys` stored"), "{out}");
+    env.ok(&[
+        "exceptions",
+        "add",
+        "--id",
+        "search-tags",
+        "--policy",
+        "demo-tag-cost-center",
+        "--criteria",
+        "{path: tags.Team, eq: search}",
+        "--reason",
+        "search is being re-organised",
+        "--by",
+        "finops@example.com",
+    ]);
+    let listed = env.json(&["exceptions", "list", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    // The fixed estate: fixes close, removed resources close as gone, the new
+    // public bucket opens, and the exceptions exempt.
+    let third = env.json(&["scan", "--demo", "fixed", "--json"]);
+    assert!(transitions(&third, "closed_fixed") > 20, "{third}");
+    assert!(transitions(&third, "closed_resource_gone") > 5, "{third}");
+    assert_eq!(transitions(&third, "opened"), 1, "{third}");
+    let exempted = transitions(&third, "exempted");
+    assert!(exempted >= 2, "{third}");
+    assert_eq!(third["compliance"]["exempted"].as_u64().unwrap(), exempted);
+    let violations = env.json(&["report", "--format", "json", "--policy", "demo-aws-iam-root-access-keys"]);
+    let v = &violations["violations"][0];
+    assert_eq!((v["status"].as_str(), v["exception_id"].as_str()), (Some("exempted"), Some("root-keys")));
+    let opened_bucket = env.json(&["report", "--format", "json", "--policy", "demo-aws-s3-public-acl"]);
+    assert!(
+        opened_bucket["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["key"]["asset"]["resource_id"] == "acme-production-us-east-1-marketing-share"),
+        "{opened_bucket}"
+    );
+
+    // Revoking an exception re-opens its violations at the next scan.
+    env.ok(&["exceptions", "revoke", "root-keys"]);
+    let fourth = env.json(&["scan", "--demo", "fixed", "--json"]);
+    assert_eq!(transitions(&fourth, "reopened"), 1, "{fourth}");
+    assert_eq!(transitions(&fourth, "opened"), 0);
+    let o = env.run(&["exceptions", "revoke", "root-keys"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("no exception `root-keys`"), "{}", o.err);
+
+    // The trend has one point per scan.
+    let report = env.json(&["report", "--format", "json", "--since", "1h"]);
+    assert_eq!(report["trend"].as_array().unwrap().len(), 4);
+}
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas").join(name);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options().should_validate_formats(false).build(&schema).unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> =
+        validator.iter_errors(instance).take(5).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what} is invalid:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn report_formats_parse_and_validate() {
+    let env = Env::new();
+    env.ok(&["scan", "--demo"]);
+    env.ok(&["scan", "--demo", "fixed"]);
+    let json = env.json(&["report", "--format", "json", "--all"]);
+    let violations = json["violations"].as_array().unwrap();
+    assert!(violations.iter().any(|v| v["status"] == "closed"));
+
+    // CSV round-trips: every row reads back as the JSON report's violation.
+    let csv_text = env.ok(&["report", "--format", "csv", "--all"]);
+    let rows: Vec<CsvRow> = csv::Reader::from_reader(csv_text.as_bytes()).deserialize().map(Result::unwrap).collect();
+    let expected: Vec<CsvRow> = violations
+        .iter()
+        .map(|v| CsvRow::from(&serde_json::from_value::<pacbot::Violation>(v.clone()).unwrap()))
+        .collect();
+    assert_eq!(rows.len(), violations.len());
+    assert_eq!(rows, expected);
+
+    // SARIF 2.1.0.
+    let sarif: Value = serde_json::from_str(&env.ok(&["report", "--format", "sarif", "--all"])).unwrap();
+    assert_valid(&schema("sarif-2.1.0.json"), &sarif, "the SARIF log");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), violations.len());
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in results {
+        let i = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[i]["id"], r["ruleId"]);
+    }
+
+    // OCSF 1.5.0 compliance findings, each valid.
+    let ocsf: Value = serde_json::from_str(&env.ok(&["report", "--format", "ocsf", "--all"])).unwrap();
+    let findings = ocsf.as_array().unwrap();
+    assert_eq!(findings.len(), violations.len());
+    let validator = schema("ocsf-1.5.0-compliance_finding.json");
+    for f in findings {
+        assert_valid(&validator, f, "an OCSF finding");
+    }
+    assert!(findings.iter().any(|f| f["activity_id"] == 3 && f["compliance"]["status_id"] == 1));
+
+    // HTML: one file with the figures and charts, nothing fetched.
+    let html_path = env.path("report.html");
+    let out = env.ok(&["report", "--format", "html", "--output", html_path.to_str().unwrap()]);
+    assert!(out.contains("report.html"));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    let overall = json["compliance"]["report"]["overall"].as_f64().unwrap();
+    assert!(html.contains(&format!("{overall:.1} %")), "overall {overall:.1} missing");
+    for g in json["groups"].as_array().unwrap() {
+        let name = g["report"]["group"].as_str().unwrap();
+        assert!(html.contains(&format!(">{name}<")), "group {name} missing");
+    }
+    assert!(html.contains("<svg") && html.contains("class=\"trend\""));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("src="));
+
+    // Filters: a group, a policy.
+    let prod = env.json(&["report", "--format", "json", "--group", "production"]);
+    assert_eq!(prod["compliance"]["report"]["group"], "production");
+    assert!(prod["violations"].as_array().unwrap().len() < json["violations"].as_array().unwrap().len());
+    let o = env.run(&["report", "--group", "nope"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("no asset group `nope`"), "{}", o.err);
+    let table = env.ok(&["report"]);
+    assert!(table.contains("Latest scan 2 (demo)") && table.contains("Trend"), "{table}");
+}
+
+const CLEAN: &str = r#"[{"id": {"provider": "aws", "account": "111122223333", "region": "us-east-1",
+  "kind": "aws.ec2.volume", "resource_id": "vol-1"},
+  "tags": {"Owner": "ops@example.com", "CostCenter": "CC-1234"},
+  "attributes": {"state": "in-use", "encrypted": true, "size_gib": 8}}]"#;
+
+fn config(env: &Env, inventory: &str, extra: &str) -> PathBuf {
+    env.write("inventory.json", inventory);
+    env.write(
+        "scanner.toml",
+        &format!(
+            "[[sources]]\ntype = \"json\"\npath = \"inventory.json\"\n\n[policies]\npacks = [\"builtin\"]\n{extra}\n"
+        ),
+    )
+}
+
+#[test]
+fn exit_codes() {
+    let env = Env::new();
+    let cfg = config(&env, CLEAN, "");
+    let cfg = cfg.to_str().unwrap();
+    assert_eq!(env.run(&["--config", cfg, "scan", "--fail-on", "low"]).code, EXIT_OK);
+    assert_eq!(env.run(&["scan", "--demo", "--fail-on", "critical"]).code, EXIT_VIOLATIONS);
+    assert_eq!(env.run(&["report", "--fail-on", "critical"]).code, EXIT_VIOLATIONS);
+    assert_eq!(
+        env.run(&["report", "--fail-on", "low", "--policy", "demo-tag-owner", "--group", "azure"]).code,
+        EXIT_VIOLATIONS
+    );
+    let o = env.run(&["scan", "--demo", "--fail-on", "urgent"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("`urgent` is not a severity"), "{}", o.err);
+    let o = env.run(&["--config", env.path("missing.toml").to_str().unwrap(), "scan"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("missing.toml") && o.err.contains("cannot read"), "{}", o.err);
+    // A source that cannot be read: the scan is committed as partial, and the exit code says so.
+    let cfg2 = env.write(
+        "two.toml",
+        "[[sources]]\ntype = \"json\"\npath = \"inventory.json\"\n[[sources]]\ntype = \"json\"\npath = \"broken.json\"\n",
+    );
+    env.write("broken.json", "[{\"id\": 5}]");
+    let o = env.run(&["--config", cfg2.to_str().unwrap(), "scan"]);
+    assert_eq!(o.code, EXIT_ERROR, "{}", o.out);
+    assert!(o.out.contains("partial") && o.out.contains("broken.json"), "{}", o.out);
+    assert!(o.err.contains("broken.json") && o.err.contains("`[0].id`"), "{}", o.err);
+    assert_eq!(env.run(&["--help"]).code, EXIT_OK);
+}
+
+#[test]
+fn validate_names_file_path_and_reason() {
+    let env = Env::new();
+    let good = env.write("demo/scanner.toml", scanner::demo::CONFIG);
+    env.write("demo/estate.json", "[]");
+    env.write("demo/policies/production.yaml", "policies: []\n");
+    let out = env.ok(&["--config", good.to_str().unwrap(), "validate"]);
+    assert!(out.contains("valid") && out.contains("pack demo-aws (aws)"), "{out}");
+
+    let bad = env.write(
+        "bad.toml",
+        r#"
+[[sources]]
+type = "aws"
+regions = ["us-east-1", "mars-1"]
+role_arn = "arn:aws:iam::{account}:role/Audit"
+
+[[sources]]
+type = "azure"
+subscriptions = ["not-a-guid"]
+
+[policies]
+packs = ["builtin", "nope"]
+disabled = ["no-such-policy"]
+"#,
+    );
+    let o = env.run(&["--config", bad.to_str().unwrap(), "validate"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    let file = bad.display().to_string();
+    assert!(o.err.contains(&format!("{file}: at `sources[0].regions[1]`: `mars-1` is not an AWS region")), "{}", o.err);
+    assert!(o.err.contains("at `sources[1].subscriptions[0]`"), "{}", o.err);
+
+    let typo = env.write("typo.toml", "[policies]\npacks = [\"builtin\"]\ndisabeld = [\"x\"]\n");
+    let o = env.run(&["--config", typo.to_str().unwrap(), "validate"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("typo.toml:3") && o.err.contains("unknown field `disabeld`"), "{}", o.err);
+
+    let criteria =
+        env.write("crit.toml", "[[groups]]\nname = \"p\"\ncriteria = { path = \"tags.Env\", regex = \"([\" }\n");
+    let o = env.run(&["--config", criteria.to_str().unwrap(), "validate"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("crit.toml") && o.err.contains("groups[0].criteria"), "{}", o.err);
+
+    let bad_policy = env.write(
+        "policies/bad.yaml",
+        "policies:\n  - {id: x, name: X, severity: low, category: cost, resource: k, fail_when: {path: a, regex: '['}}\n",
+    );
+    let o = env.run(&["validate", "--policies", env.path("policies").to_str().unwrap()]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(
+        o.err.contains(&bad_policy.display().to_string()) && o.err.contains("policies[0].fail_when.regex"),
+        "{}",
+        o.err
+    );
+    let disabled = env.write("disabled.toml", "[policies]\ndisabled = [\"no-such-policy\"]\n");
+    let o = env.run(&["--config", disabled.to_str().unwrap(), "validate"]);
+    assert!(o.err.contains("at `policies.disabled[0]`: policy `no-such-policy` not found"), "{}", o.err);
+}
+
+#[test]
+fn groups_explain_and_continuous_scans() {
+    let env = Env::new();
+    let out = env.ok(&[
+        "groups",
+        "add",
+        "volumes",
+        "--criteria",
+        "{path: kind, eq: aws.ec2.volume}",
+        "--owner",
+        "ops@example.com",
+    ]);
+    assert!(out.contains("`volumes` stored"));
+    let o = env.run(&["groups", "add", "bad", "--criteria", "{path: kind, regex: '('}"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("--criteria: invalid criteria"), "{}", o.err);
+
+    let cfg = config(&env, CLEAN, "");
+    let cfg = cfg.to_str().unwrap();
+    let out = env.ok(&["--config", cfg, "scan", "--continuous", "--every", "10ms", "--max-scans", "2"]);
+    assert!(out.contains("Scan 1 (scan) complete") && out.contains("Scan 2 (scan) complete"), "{out}");
+    assert!(out.contains("volumes"), "stored groups get a report: {out}");
+    let groups = env.json(&["groups", "list", "--json"]);
+    assert_eq!(groups[0]["group"]["name"], "volumes");
+    env.ok(&["groups", "remove", "volumes"]);
+    assert!(env.ok(&["groups", "list"]).contains("no asset groups"));
+
+    // A failing scan does not stop the loop.
+    env.write("inventory.json", "not json");
+    let o = env.run(&["--config", cfg, "scan", "--continuous", "--every", "10ms", "--max-scans", "2"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("scan 1 failed") && o.err.contains("scan 2 failed"), "{}", o.err);
+
+    let out = env.ok(&["--config", cfg, "explain", "demo-aws-ebs-unencrypted"]);
+    assert!(out.contains("EBS volume is not encrypted") && out.contains("pass_when"), "{out}");
+    assert!(out.contains("rule main: 1 passed, 0 failed"), "{out}");
+    let o = env.run(&["explain", "demo-aws-ebs"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("did you mean"), "{}", o.err);
+}
