@@ -341,6 +341,18 @@ disabled = ["no-such-policy"]
     assert!(o.err.contains(&format!("{file}: at `sources[0].regions[1]`: `mars-1` is not an AWS region")), "{}", o.err);
     assert!(o.err.contains("at `sources[1].subscriptions[0]`"), "{}", o.err);
 
+    // Well-formed AWS and Azure sources pass validation with a note, and a scan says what is missing.
+    let aws = env.write(
+        "aws.toml",
+        "[[sources]]\ntype = \"aws\"\nprofile = \"audit\"\nregions = [\"eu-west-1\"]\n\
+         accounts = [\"111122223333\"]\nrole_arn = \"arn:aws:iam::{account}:role/Audit\"\n",
+    );
+    let out = env.ok(&["--config", aws.to_str().unwrap(), "validate"]);
+    assert!(out.contains("source: aws: profile audit") && out.contains("note:"), "{out}");
+    let o = env.run(&["--config", aws.to_str().unwrap(), "scan"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("at `sources[0]`: AWS sources"), "{}", o.err);
+
     let typo = env.write("typo.toml", "[policies]\npacks = [\"builtin\"]\ndisabeld = [\"x\"]\n");
     let o = env.run(&["--config", typo.to_str().unwrap(), "validate"]);
     assert_eq!(o.code, EXIT_ERROR);
