@@ -168,7 +168,8 @@ async fn run_scan(cli: &Cli, args: &ScanArgs, out: &mut dyn Write, err: &mut dyn
         }
     };
     if !args.continuous {
-        let outcome = scan::scan_once(&*opened.store, &opened.location, &loaded, progress).await?;
+        let running = scan::Running::default();
+        let outcome = scan::scan_once(&*opened.store, &opened.location, &loaded, progress, &running).await?;
         print_outcome(out, &outcome, args, args.demo.is_some())?;
         for (source, why) in &outcome.failed_sources {
             writeln!(err, "error: source `{source}` failed: {why}").map_err(write_error)?;
@@ -177,10 +178,11 @@ async fn run_scan(cli: &Cli, args: &ScanArgs, out: &mut dyn Write, err: &mut dyn
     }
     let mut last = EXIT_OK;
     let mut write_failed = None;
+    let running = scan::Running::default();
     let count = scan::continuous(
         args.every,
         args.max_scans,
-        async || scan::scan_once(&*opened.store, &opened.location, &loaded, progress).await,
+        async || scan::scan_once(&*opened.store, &opened.location, &loaded, progress, &running).await,
         |n, result| {
             last = match result {
                 Ok(o) => {
@@ -197,6 +199,12 @@ async fn run_scan(cli: &Cli, args: &ScanArgs, out: &mut dyn Write, err: &mut dyn
         },
     )
     .await;
+    // A scan interrupted by the signal is recorded as aborted, not left running.
+    let interrupted = running.lock().ok().and_then(|r| *r);
+    if let Some(id) = interrupted {
+        opened.store.abort_scan(id, "interrupted by a signal").await?;
+        writeln!(err, "scan {id} interrupted; nothing of it was committed").map_err(write_error)?;
+    }
     if let Some(e) = write_failed {
         return Err(e);
     }

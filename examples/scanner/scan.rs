@@ -81,8 +81,23 @@ async fn groups(store: &dyn Store, loaded: &Loaded) -> Result<Vec<AssetGroup>> {
     Ok(by_name.into_values().collect())
 }
 
-/// Runs one scan and commits it.
-pub async fn scan_once(store: &dyn Store, database: &str, loaded: &Loaded, progress: bool) -> Result<ScanOutcome> {
+/// The scan in progress, so an interrupted one can be aborted.
+pub type Running = std::sync::Mutex<Option<pacbot::store::ScanId>>;
+
+fn set_running(running: &Running, scan: Option<pacbot::store::ScanId>) {
+    if let Ok(mut r) = running.lock() {
+        *r = scan;
+    }
+}
+
+/// Runs one scan and commits it. `running` holds its id while it runs.
+pub async fn scan_once(
+    store: &dyn Store,
+    database: &str,
+    loaded: &Loaded,
+    progress: bool,
+    running: &Running,
+) -> Result<ScanOutcome> {
     let policies = packs::load(loaded, &[]).map_err(|p| problems_error(&p))?;
     let (connectors, unreadable) = sources::connectors(loaded).map_err(|p| problems_error(&p))?;
     let groups = groups(store, loaded).await?;
@@ -90,6 +105,7 @@ pub async fn scan_once(store: &dyn Store, database: &str, loaded: &Loaded, progr
     let now = Utc::now();
     store.put_policies(engine.policies().iter().map(|p| p.meta().clone()).collect(), now).await?;
     let scan = store.begin_scan(ScanStart::new(&loaded.config.scan.label, now)).await?;
+    set_running(running, Some(scan.id));
     tracing::info!(scan = %scan.id, label = %scan.label, "scan started");
 
     let discover_bar = bar(progress, None, "discover");
@@ -98,6 +114,7 @@ pub async fn scan_once(store: &dyn Store, database: &str, loaded: &Loaded, progr
     if found.inventory.is_empty() && !found.failed_sources.is_empty() && connectors.is_empty() {
         let why: Vec<String> = found.failed_sources.iter().map(|(s, e)| format!("{s}: {e}")).collect();
         store.abort_scan(scan.id, "every source failed").await?;
+        set_running(running, None);
         return Err(Error::msg(format!("every source failed:\n  {}", why.join("\n  "))));
     }
 
@@ -137,9 +154,11 @@ pub async fn scan_once(store: &dyn Store, database: &str, loaded: &Loaded, progr
         Err(e) => {
             // Nothing of the scan was written; say so in the scan list.
             let _ = store.abort_scan(scan.id, &e.to_string()).await;
+            set_running(running, None);
             return Err(e.into());
         }
     };
+    set_running(running, None);
     commit_bar.finish_with_message(format!("scan {} {}", record.id, record.status));
     tracing::info!(scan = %record.id, status = %record.status, assets = record.counts.assets_seen, "scan committed");
     Ok(ScanOutcome {
@@ -193,7 +212,7 @@ pub async fn continuous(
         let result = tokio::select! {
             r = scan() => r,
             () = &mut shutdown => {
-                tracing::warn!("interrupted during a scan; it was not committed");
+                tracing::warn!("interrupted during a scan; it is not committed");
                 return n - 1;
             }
         };
