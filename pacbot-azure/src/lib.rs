@@ -1,6 +1,10 @@
-//! Azure discovery connectors and the Azure policy pack for pacbot.
-//!
-//! This crate is being built (see the project's Azure issue): connectors for
-//! storage accounts, VMs, disks, network security groups, SQL and Key Vault
-//! across tenants and subscriptions, and the Azure policy pack. It exposes
-//! nothing yet.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod shapes;
+
+/// Reference documentation.
+pub mod docs {
+    #[doc = include_str!("shapes.md")]
+    pub mod shapes {}
+}
