@@ -245,6 +245,12 @@ impl PostgresStore {
         self.inner.fail.arm(writes);
     }
 
+    /// The row writes of the last successful commit (conformance suite).
+    #[cfg(feature = "testing")]
+    pub(crate) fn last_commit_writes(&self) -> u64 {
+        self.inner.fail.last_writes()
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Client> {
         Ok(self.inner.pool.get().await?)
     }

@@ -153,6 +153,12 @@ impl SqliteStore {
         self.inner.fail.arm(writes);
     }
 
+    /// The row writes of the last successful commit (conformance suite).
+    #[cfg(feature = "testing")]
+    pub(crate) fn last_commit_writes(&self) -> u64 {
+        self.inner.fail.last_writes()
+    }
+
     /// Runs `f` with the writer connection on the blocking pool.
     async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T>
     where
