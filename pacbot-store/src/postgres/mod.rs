@@ -15,6 +15,9 @@ mod schema;
 mod sql;
 mod write;
 
+#[cfg(feature = "testing")]
+pub(crate) use schema::migration;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

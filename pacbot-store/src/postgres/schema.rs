@@ -252,3 +252,11 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Client, location: &s
     }
     Ok(schema)
 }
+
+/// The SQL of migration `version` (1-based) with its description, and the
+/// tracking table's, for the conformance suite's databases of an older version.
+#[cfg(feature = "testing")]
+pub(crate) fn migration(version: usize) -> Option<(&'static str, &'static str, &'static str)> {
+    let (description, sql) = MIGRATIONS.get(version.checked_sub(1)?)?;
+    Some((TRACKING, description, sql))
+}

@@ -31,6 +31,8 @@ use crate::summary::FailPoint;
 use crate::validate;
 
 pub(crate) use schema::VERSION as SCHEMA_VERSION;
+#[cfg(feature = "testing")]
+pub(crate) use schema::migration;
 
 /// How many idle read connections a file database keeps.
 const IDLE_READERS: usize = 4;

@@ -201,3 +201,10 @@ pub(crate) fn migrate(conn: &mut Connection, location: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The SQL of migration `version` (1-based), for the conformance suite's
+/// databases of an older version.
+#[cfg(feature = "testing")]
+pub(crate) fn migration(version: usize) -> Option<&'static str> {
+    MIGRATIONS.get(version.checked_sub(1)?).copied()
+}

@@ -14,6 +14,7 @@
 
 pub mod fixtures;
 mod input;
+pub mod migration;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod queries;
