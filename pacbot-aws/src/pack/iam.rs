@@ -104,45 +104,38 @@ fn key_id(key: Attr<'_>) -> &str {
     key.field("access_key_id").as_str().unwrap_or("?")
 }
 
+/// Fails a user when `judge` finds something wrong with one of its active
+/// keys: `user dave has active access keys {what}: AKIA… is 151 days old`.
+fn key_check(asset: &Asset, what: &str, judge: impl Fn(Attr<'_>) -> Option<String>) -> Outcome {
+    let found: Vec<String> = active_keys(asset).filter_map(judge).collect();
+    Outcome::check(found.is_empty(), || {
+        format!("user {} has active access keys {what}: {}", asset.id.resource_id, found.join(", "))
+    })
+}
+
 fn old_keys(max_days: u32) -> FnRule<impl Fn(&Asset, &EvalContext<'_>) -> Outcome + Send + Sync> {
+    let what = format!("older than {max_days} days");
     FnRule::new("key-age", [USER], move |asset: &Asset, ctx: &EvalContext<'_>| {
-        let old: Vec<String> = active_keys(asset)
-            .filter_map(|k| {
-                let age = days_since(time(k.field("created"))?, ctx.now());
-                (age > i64::from(max_days)).then(|| format!("{} is {age} days old", key_id(k)))
-            })
-            .collect();
-        Outcome::check(old.is_empty(), || {
-            format!(
-                "user {} has active access keys older than {max_days} days: {}",
-                asset.id.resource_id,
-                old.join(", ")
-            )
+        key_check(asset, &what, |k| {
+            let age = days_since(time(k.field("created"))?, ctx.now());
+            (age > i64::from(max_days)).then(|| format!("{} is {age} days old", key_id(k)))
         })
     })
 }
 
 fn unused_keys(days: u32) -> FnRule<impl Fn(&Asset, &EvalContext<'_>) -> Outcome + Send + Sync> {
+    let what = format!("unused for {days} days or more");
     FnRule::new("key-unused", [USER], move |asset: &Asset, ctx: &EvalContext<'_>| {
         let limit = i64::from(days);
-        let unused: Vec<String> = active_keys(asset)
-            .filter_map(|k| match time(k.field("last_used")) {
-                Some(used) => {
-                    let idle = days_since(used, ctx.now());
-                    (idle >= limit).then(|| format!("{} last used {idle} days ago", key_id(k)))
-                }
-                None => {
-                    let age = days_since(time(k.field("created"))?, ctx.now());
-                    (age >= limit).then(|| format!("{} never used in {age} days", key_id(k)))
-                }
-            })
-            .collect();
-        Outcome::check(unused.is_empty(), || {
-            format!(
-                "user {} has active access keys unused for {days} days or more: {}",
-                asset.id.resource_id,
-                unused.join(", ")
-            )
+        key_check(asset, &what, |k| match time(k.field("last_used")) {
+            Some(used) => {
+                let idle = days_since(used, ctx.now());
+                (idle >= limit).then(|| format!("{} last used {idle} days ago", key_id(k)))
+            }
+            None => {
+                let age = days_since(time(k.field("created"))?, ctx.now());
+                (age >= limit).then(|| format!("{} never used in {age} days", key_id(k)))
+            }
         })
     })
 }
