@@ -88,7 +88,8 @@ pub(crate) fn denies_everything(doc: Attr<'_>) -> bool {
 }
 
 /// Whether a statement's principal is anyone: `*`, `{"AWS": "*"}` (also
-/// `CanonicalUser`), or any `NotPrincipal` (everyone but those named).
+/// `CanonicalUser`, and ARNs with a wildcard such as `arn:aws:iam::*:root`),
+/// or any `NotPrincipal` (everyone but those named).
 pub(crate) fn principal_is_anyone(st: Attr<'_>) -> bool {
     if st.field("NotPrincipal").exists() && !st.field("NotPrincipal").is_null() {
         return true;
@@ -97,7 +98,7 @@ pub(crate) fn principal_is_anyone(st: Attr<'_>) -> bool {
     if p.as_str() == Some("*") {
         return true;
     }
-    ["AWS", "CanonicalUser"].iter().any(|k| strings(p.field(k)).contains(&"*"))
+    ["AWS", "CanonicalUser"].iter().any(|k| strings(p.field(k)).iter().any(|v| v.contains('*')))
 }
 
 /// The first condition that pins the statement to known callers:
