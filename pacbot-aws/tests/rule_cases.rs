@@ -129,3 +129,16 @@ fn the_policy_table_in_the_docs_is_current() {
     let have = std::fs::read_to_string(&path).unwrap();
     assert!(have == want, "src/pack/policies.md is stale: run with UPDATE_POLICY_TABLE=1\n{want}");
 }
+
+#[test]
+fn the_configuration_reads_from_json_with_defaults() {
+    let c: PackConfig =
+        serde_json::from_str(r#"{"approved_regions": ["eu-west-1"], "access_key_max_age_days": 30}"#).unwrap();
+    assert_eq!(c.access_key_max_age_days, 30);
+    assert_eq!(c.mandatory_tags, PackConfig::default().mandatory_tags);
+    let err = serde_json::from_str::<PackConfig>(r#"{"approved_region": []}"#).unwrap_err().to_string();
+    assert!(err.contains("unknown field `approved_region`"), "{err}");
+    let thirty = pack::policies(&c);
+    let rotate = thirty.iter().find(|p| p.id() == "aws-iam-access-key-old").unwrap();
+    assert!(rotate.meta().description.contains("older than 30 days"), "{}", rotate.meta().description);
+}
