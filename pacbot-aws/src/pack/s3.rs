@@ -93,8 +93,13 @@ fn public_policy(asset: &Asset, ctx: &EvalContext<'_>) -> Outcome {
 fn bucket_block(asset: &Asset, ctx: &EvalContext<'_>) -> Outcome {
     let off: Vec<&str> = PAB_FLAGS.into_iter().filter(|f| block_setting(asset, ctx, f).is_none()).collect();
     Outcome::check(off.is_empty(), || {
-        let account =
-            if account_block(asset, ctx).is_some() { "nor the account" } else { "and the account has no block" };
+        let account = if account_block(asset, ctx).is_some() {
+            "nor the account"
+        } else if ctx.related(asset, S3_ACCOUNT_SETTINGS, &asset.id.account).is_some() {
+            "and the account has no block"
+        } else {
+            "and no account-wide block is known"
+        };
         format!(
             "bucket {}: public access block settings off on the bucket {account}: {}",
             asset.id.resource_id,
