@@ -14,8 +14,9 @@ fn is_aws_default(asset: &Asset) -> bool {
     asset.attributes.field("is_default").as_bool() == Some(true)
 }
 
-fn what(asset: &Asset) -> &str {
-    asset.id.kind.as_str().rsplit('.').next().unwrap_or("resource")
+/// The kind in reasons: `security group`.
+fn what(asset: &Asset) -> String {
+    asset.id.kind.as_str().rsplit('.').next().unwrap_or("resource").replace('_', " ")
 }
 
 fn region_rule(approved: Vec<String>) -> FnRule<impl Fn(&Asset, &EvalContext<'_>) -> Outcome + Send + Sync> {
