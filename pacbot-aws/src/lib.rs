@@ -1,6 +1,13 @@
-//! AWS discovery connectors and the AWS policy pack for pacbot.
-//!
-//! This crate is being built (see the project's AWS issue): connectors for
-//! EC2, security groups, EBS, VPC, S3, IAM and account settings across
-//! accounts (assume-role) and regions, and the AWS policy pack. It exposes
-//! nothing yet.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod pack;
+pub mod shapes;
+
+pub use pack::{PackConfig, policies};
+
+/// Reference documentation.
+pub mod docs {
+    #[doc = include_str!("shapes.md")]
+    pub mod shapes {}
+}
