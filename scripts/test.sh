@@ -87,8 +87,39 @@ ensure_postgres() {
     exit 1
 }
 
+# moto (an AWS API emulator) for pacbot-aws's tests: installed with pip
+# (pinned) when missing, started on a free loopback port for this run and
+# stopped on exit; its URL is PACBOT_TEST_MOTO_URL. The tests fail (never
+# skip) when it does not answer.
+MOTO_VERSION=5.2.5
+ensure_moto() {
+    if [ -n "${PACBOT_TEST_MOTO_URL:-}" ]; then
+        return
+    fi
+    if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
+        || ! command -v moto_server >/dev/null 2>&1; then
+        log "installing moto[server]==$MOTO_VERSION with pip"
+        python3 -m pip install --quiet "moto[server]==$MOTO_VERSION"
+    fi
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    log "starting moto_server on 127.0.0.1:$port"
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/pacbot-moto-$port.log" 2>&1 &
+    MOTO_PID=$!
+    trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+    export PACBOT_TEST_MOTO_URL="http://127.0.0.1:$port"
+    for _ in $(seq 1 60); do
+        if python3 -c "import urllib.request; urllib.request.urlopen('$PACBOT_TEST_MOTO_URL/moto-api/data.json', timeout=2)" 2>/dev/null; then
+            return
+        fi
+        sleep 0.5
+    done
+    echo "moto_server does not answer at $PACBOT_TEST_MOTO_URL (log: ${TMPDIR:-/tmp}/pacbot-moto-$port.log)" >&2
+    exit 1
+}
+
 ensure_rust_components
 ensure_postgres
+ensure_moto
 
 log "unit, integration and rule-case tests (all features: SQLite and PostgreSQL)"
 cargo test --workspace --all-features --lib --bins --tests
