@@ -495,8 +495,6 @@ pub struct Role {
     pub arn: Option<String>,
     pub path: Option<String>,
     pub create_date: Option<DateTime<Utc>>,
-    pub description: Option<String>,
-    pub max_session_duration: Option<i32>,
     pub assume_role_policy: Option<Value>,
     pub attached_policies: Vec<AttachedPolicy>,
     pub inline_policies: Vec<InlinePolicy>,
