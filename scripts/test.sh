@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# What to undo on exit (servers started, scratch directories), run in order.
+on_exit=()
+cleanup() { for action in "${on_exit[@]}"; do eval "$action" || true; done; }
+trap cleanup EXIT
+
 # Make sure rustfmt/clippy exist for .ci/run and for developers (no-op when present).
 ensure_rust_components() {
     if command -v rustup >/dev/null 2>&1; then
@@ -87,8 +92,39 @@ ensure_postgres() {
     exit 1
 }
 
+# moto (an AWS API emulator) for pacbot-aws's tests: installed with pip
+# (pinned) when missing, started on a free loopback port for this run and
+# stopped on exit; its URL is PACBOT_TEST_MOTO_URL. The tests fail (never
+# skip) when it does not answer.
+MOTO_VERSION=5.2.5
+ensure_moto() {
+    if [ -n "${PACBOT_TEST_MOTO_URL:-}" ]; then
+        return
+    fi
+    if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
+        || ! command -v moto_server >/dev/null 2>&1; then
+        log "installing moto[server]==$MOTO_VERSION with pip"
+        python3 -m pip install --quiet "moto[server]==$MOTO_VERSION"
+    fi
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    log "starting moto_server on 127.0.0.1:$port"
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/pacbot-moto-$port.log" 2>&1 &
+    MOTO_PID=$!
+    on_exit+=('kill "$MOTO_PID" 2>/dev/null')
+    export PACBOT_TEST_MOTO_URL="http://127.0.0.1:$port"
+    for _ in $(seq 1 60); do
+        if python3 -c "import urllib.request; urllib.request.urlopen('$PACBOT_TEST_MOTO_URL/moto-api/data.json', timeout=2)" 2>/dev/null; then
+            return
+        fi
+        sleep 0.5
+    done
+    echo "moto_server does not answer at $PACBOT_TEST_MOTO_URL (log: ${TMPDIR:-/tmp}/pacbot-moto-$port.log)" >&2
+    exit 1
+}
+
 ensure_rust_components
 ensure_postgres
+ensure_moto
 
 log "unit, integration and rule-case tests (all features: SQLite and PostgreSQL)"
 cargo test --workspace --all-features --lib --bins --tests
@@ -104,7 +140,7 @@ cargo run --quiet --example quickstart >/dev/null
 # directory: two demo scans, then the fixed estate, then a report.
 log "the scanner's quick start"
 scanner_dir=$(mktemp -d)
-trap 'rm -rf "$scanner_dir"' EXIT
+on_exit+=('rm -rf "$scanner_dir"')
 scanner() { env -u PACBOT_DB -u PACBOT_CONFIG PACBOT_DATA_DIR="$scanner_dir" cargo run --quiet --example scanner -- --no-progress "$@"; }
 scanner scan --demo >"$scanner_dir/first.txt"
 scanner scan --demo >"$scanner_dir/second.txt"

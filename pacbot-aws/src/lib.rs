@@ -1,6 +1,26 @@
-//! AWS discovery connectors and the AWS policy pack for pacbot.
-//!
-//! This crate is being built (see the project's AWS issue): connectors for
-//! EC2, security groups, EBS, VPC, S3, IAM and account settings across
-//! accounts (assume-role) and regions, and the AWS policy pack. It exposes
-//! nothing yet.
+#![doc = include_str!("../README.md")]
+// Errors carry the call, account, region and AWS code: large, and rare.
+#![allow(clippy::result_large_err)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod collect;
+mod connector;
+mod ec2;
+mod error;
+mod iam;
+pub mod pack;
+mod s3;
+pub mod shapes;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use connector::{AwsConnector, AwsConnectorBuilder};
+pub use error::{Error, FailureKind, classify};
+
+pub use pack::{PackConfig, policies};
+
+/// Reference documentation.
+pub mod docs {
+    #[doc = include_str!("shapes.md")]
+    pub mod shapes {}
+}

@@ -68,3 +68,19 @@ pub(crate) fn severity_from_rank(rank: i64, what: &str) -> Result<Severity> {
 pub(crate) fn fold(s: &str) -> String {
     s.to_ascii_lowercase()
 }
+
+/// A stable 64-bit fingerprint (XXH3) of some parts, each length-prefixed so
+/// that moving bytes from one part to the next changes it. Never 0: stores
+/// keep 0 for "not known" (rows written before fingerprints existed), which
+/// then differs from any content.
+pub(crate) fn fingerprint(parts: &[&[u8]]) -> i64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    match h.digest() {
+        0 => 1,
+        d => i64::from_ne_bytes(d.to_ne_bytes()),
+    }
+}

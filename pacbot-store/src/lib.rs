@@ -46,7 +46,7 @@
 //! |---|---|---|
 //! | [`MemoryStore`] | always | tests, examples, one-shot scans; nothing persists |
 //! | `SqliteStore` | `sqlite` (default) | one machine: an embedded file (or `:memory:`), zero set-up |
-//! | PostgreSQL | `postgres` | many scanners sharing one database — **not yet implemented**; the feature is empty today |
+//! | `PostgresStore` | `postgres` | many scanners sharing one database; shards commit side by side |
 //!
 //! Every backend runs the same conformance suite (`pacbot_store::testing`, feature
 //! `testing`), so they behave alike, down to error kinds, size limits
@@ -75,23 +75,47 @@
 //! fails with [`StoreError::SchemaTooNew`] and touches nothing. Migrations are
 //! append-only: a released migration is never edited.
 //!
-//! The SQLite schema (version 1): `scans` (status, counts, failed scopes),
+//! The SQLite schema (version 2): `scans` (status, counts, failed scopes),
 //! `scan_scopes`, `scan_results`, `assets` (identity, name, attributes and
-//! tags as JSON, first/last seen, removed), `asset_tags` (for tag filters and
-//! search), `violations` (current state, one row per key), `transitions`
-//! (history), `snapshots` (compliance reports per scan), `exceptions`,
-//! `asset_groups`, `policies`, `fix_records`. Times are integers
-//! (microseconds since the epoch); documents are JSON text.
+//! tags as JSON, a fingerprint of them, first/last seen, removed),
+//! `asset_tags` (for tag filters and search), `asset_scopes` (the latest
+//! complete scan of each scope), `violations` (current state and its
+//! fingerprint, one row per key), `transitions` (history), `snapshots`
+//! (compliance reports per scan), `exceptions`, `asset_groups`, `policies`,
+//! `fix_records`. Times are integers (microseconds since the epoch);
+//! documents are JSON text. PostgreSQL has the same tables, with
+//! `timestamptz` times and `jsonb` documents.
+//!
+//! # Rescans write only what changed
+//!
+//! Most of an estate is the same from one scan to the next, so a commit
+//! writes only what moved. The commit reads, scope by scope, the stored
+//! assets' fingerprints (XXH3 of name, attributes and tags) and compares:
+//! new assets are inserted, changed ones (or ones back from removed)
+//! rewritten, and unchanged ones are not written at all — their last-seen
+//! time is derived on read from the latest scan that completed their scope
+//! (`asset_scopes`), which they must have been seen by, or they would have
+//! been marked removed. Only an unchanged asset seen in a scope the scan did
+//! *not* complete gets its last-seen time written. Violations equal to the
+//! stored ones (same fingerprint) are left alone, and the history keeps
+//! transitions that changed a status: `still_open`, `still_exempted` and
+//! `still_unknown` are counted in [`ScanCounts::transitions`] but not
+//! written. [`ScanCounts::assets_changed`] and
+//! [`ScanCounts::violations_changed`] say what a commit rewrote. Rows
+//! written before migration 2 have no fingerprint and are rewritten once by
+//! the next scan that sees them; their `still_…` history entries are kept.
 //!
 //! # Feature flags
 //!
 //! - `sqlite` (default): `SqliteStore`.
-//! - `postgres`: reserved for the PostgreSQL backend (empty today).
+//! - `postgres`: `PostgresStore`.
 //! - `testing`: the conformance suite.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod codec;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod delta;
 mod error;
 mod keyset;
 pub mod limits;

@@ -20,7 +20,7 @@ use crate::model::{
     ScanStatus, SearchHit, Stamp, TagFilter, TrendQuery, ViolationFilter, ViolationQuery,
 };
 use crate::store::Store;
-use crate::summary::{FailPoint, WriteBudget, summarize};
+use crate::summary::{FailPoint, WriteBudget, Written, summarize};
 use crate::validate;
 
 /// A store in process memory.
@@ -98,6 +98,12 @@ impl MemoryStore {
     #[cfg(feature = "testing")]
     pub(crate) fn arm_failure(&self, writes: usize) {
         self.fail.arm(writes);
+    }
+
+    /// The row writes of the last successful commit (conformance suite).
+    #[cfg(feature = "testing")]
+    pub(crate) fn last_commit_writes(&self) -> u64 {
+        self.fail.last_writes()
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, State>> {
@@ -180,14 +186,26 @@ impl Store for MemoryStore {
         let at = running(&st, commit.scan)?.started_at;
         let mut budget = WriteBudget::new(self.fail.take());
 
-        // Stage every change; nothing below the staging can fail.
+        // Stage every change; nothing below the staging can fail. The budget
+        // counts the rows a database would write: a rescan writes only what changed.
+        let complete: HashSet<CoverageScope> =
+            commit.coverage.scopes().filter(|(_, s)| **s == ScopeStatus::Complete).map(|(s, _)| s.clone()).collect();
         let mut staged_assets = Vec::with_capacity(commit.assets.len());
-        let mut new = 0u64;
+        let (mut new, mut changed) = (0u64, 0u64);
         for (a, p) in commit.assets.iter().zip(prepared.assets) {
-            budget.tick()?;
             let first_seen = match st.assets.get(&a.id) {
-                Some(old) => old.record.asset.first_seen.unwrap_or(at),
+                Some(old) => {
+                    let o = &old.record.asset;
+                    if old.record.is_removed() || o.name != a.name || o.attributes != a.attributes || o.tags != a.tags {
+                        budget.tick()?;
+                        changed += 1;
+                    } else if !complete.contains(&a.id.scope()) {
+                        budget.tick()?; // the last-seen time
+                    }
+                    o.first_seen.unwrap_or(at)
+                }
                 None => {
+                    budget.tick()?;
                     new += 1;
                     at
                 }
@@ -212,13 +230,20 @@ impl Store for MemoryStore {
                 }
             }
         }
-        // Violations, transitions, snapshots, results and the scan record.
-        let rows = commit.violations.len() + commit.transitions.len() + commit.snapshots.len() + commit.results.len();
+        // Violations that changed, transitions that changed a status,
+        // snapshots, results, the scopes, their last complete scans and the scan record.
+        let changed_violations: Vec<bool> =
+            commit.violations.iter().map(|v| st.violations.get(&v.key) != Some(v)).collect();
+        let violations_written = changed_violations.iter().filter(|c| **c).count();
+        let transitions = commit.transitions.iter().filter(|t| t.kind.is_change()).count();
+        let scopes = commit.coverage.scopes().count() + complete.len();
+        let rows = violations_written + transitions + commit.snapshots.len() + commit.results.len() + scopes;
         for _ in 0..=rows {
             budget.tick()?;
         }
-        let removed_count = u64::try_from(removed.len()).unwrap_or(u64::MAX);
-        let (status, counts, failed_scopes) = summarize(&commit, new, removed_count);
+        let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+        let written = Written { new, changed, removed: n(removed.len()), violations: n(violations_written) };
+        let (status, counts, failed_scopes) = summarize(&commit, written);
 
         // Apply.
         let scan = commit.scan;
@@ -230,10 +255,12 @@ impl Store for MemoryStore {
                 s.record.removed_at = Some(at);
             }
         }
-        for v in commit.violations {
-            st.violations.insert(v.key.clone(), v);
+        for (v, changed) in commit.violations.into_iter().zip(changed_violations) {
+            if changed {
+                st.violations.insert(v.key.clone(), v);
+            }
         }
-        for t in commit.transitions {
+        for t in commit.transitions.into_iter().filter(|t| t.kind.is_change()) {
             st.history.entry(t.key.clone()).or_default().push(HistoryEntry { scan, transition: t });
         }
         for report in commit.snapshots {
@@ -245,7 +272,9 @@ impl Store for MemoryStore {
         rec.counts = counts;
         rec.failed_scopes = failed_scopes;
         rec.finished_at = Some(commit.finished_at);
-        Ok(rec.clone())
+        let rec = rec.clone();
+        self.fail.record(&budget);
+        Ok(rec)
     }
 
     async fn abort_scan(&self, scan: ScanId, reason: &str) -> Result<ScanRecord> {

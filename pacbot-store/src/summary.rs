@@ -8,14 +8,28 @@ use pacbot_core::ScopeStatus;
 use crate::error::{Result, StoreError};
 use crate::model::{FailedScope, ScanCommit, ScanCounts, ScanStatus};
 
-/// The status, counts and failed scopes of a commit, given how many assets
-/// were new and how many were marked removed.
-pub(crate) fn summarize(c: &ScanCommit, new: u64, removed: u64) -> (ScanStatus, ScanCounts, Vec<FailedScope>) {
+/// What a commit wrote, as the backend counted it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Written {
+    /// Assets inserted.
+    pub new: u64,
+    /// Stored assets rewritten (content changed, or back from removed).
+    pub changed: u64,
+    /// Assets marked removed.
+    pub removed: u64,
+    /// Violations inserted or rewritten.
+    pub violations: u64,
+}
+
+/// The status, counts and failed scopes of a commit, given what it wrote.
+pub(crate) fn summarize(c: &ScanCommit, w: Written) -> (ScanStatus, ScanCounts, Vec<FailedScope>) {
     let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
     let mut counts = ScanCounts {
         assets_seen: n(c.assets.len()),
-        assets_new: new,
-        assets_removed: removed,
+        assets_new: w.new,
+        assets_changed: w.changed,
+        assets_removed: w.removed,
+        violations_changed: w.violations,
         ..ScanCounts::default()
     };
     let mut failed = Vec::new();
@@ -44,11 +58,26 @@ pub(crate) fn summarize(c: &ScanCommit, new: u64, removed: u64) -> (ScanStatus, 
     (status, counts, failed)
 }
 
-/// A one-shot failure the conformance suite arms to test atomic commits.
+/// A one-shot failure the conformance suite arms to test atomic commits,
+/// and the number of row writes of the last successful commit (which the
+/// suite checks to see that a rescan writes only what changed).
 #[derive(Debug, Default)]
-pub(crate) struct FailPoint(Mutex<Option<usize>>);
+pub(crate) struct FailPoint(Mutex<Option<usize>>, Mutex<u64>);
 
 impl FailPoint {
+    /// Records the writes of a successful commit.
+    pub(crate) fn record(&self, budget: &WriteBudget) {
+        if let Ok(mut g) = self.1.lock() {
+            *g = u64::try_from(budget.writes).unwrap_or(u64::MAX);
+        }
+    }
+
+    /// The writes of the last successful commit.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    pub(crate) fn last_writes(&self) -> u64 {
+        self.1.lock().map(|g| *g).unwrap_or_default()
+    }
+
     /// Makes the next commit fail after `writes` writes.
     #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn arm(&self, writes: usize) {
@@ -74,6 +103,15 @@ impl WriteBudget {
     /// A budget failing after `fail_after` writes, if set.
     pub(crate) fn new(fail_after: Option<usize>) -> Self {
         Self { writes: 0, fail_after }
+    }
+
+    /// Accounts for `n` writes.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn ticks(&mut self, n: usize) -> Result<()> {
+        for _ in 0..n {
+            self.tick()?;
+        }
+        Ok(())
     }
 
     /// Accounts for one write.

@@ -9,7 +9,7 @@ use pacbot_core::{
     AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
 };
 
-use crate::codec::trunc;
+use crate::codec::{enum_name, fingerprint, micros, severity_rank, trunc};
 use crate::error::{Result, StoreError, short};
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_PAGE, MAX_SEARCH_BYTES, MAX_TEXT_BYTES};
 use crate::model::{
@@ -118,6 +118,8 @@ pub(crate) struct PreparedAsset {
     pub tags_json: String,
     /// The tags as (key, value) pairs, sorted by key.
     pub tags: Vec<(String, String)>,
+    /// The fingerprint of the name, attributes and tags: equal when they are.
+    pub hash: i64,
 }
 
 /// Checks an asset and serializes its attributes and tags.
@@ -135,7 +137,9 @@ pub(crate) fn asset(a: &pacbot_core::Asset) -> Result<PreparedAsset> {
         id_or_empty(k, || format!("tag key `{}` of {}", short(k), label()))?;
         text(v, || format!("tag `{}` of {}", short(k), label()))?;
     }
-    Ok(PreparedAsset { attributes, tags_json, tags: map.into_iter().collect() })
+    let name = a.name.as_deref().map_or(&[0xff_u8][..], str::as_bytes);
+    let hash = fingerprint(&[name, attributes.as_bytes(), tags_json.as_bytes()]);
+    Ok(PreparedAsset { attributes, tags_json, tags: map.into_iter().collect(), hash })
 }
 
 /// A commit, checked and serialized.
@@ -146,6 +150,8 @@ pub(crate) struct PreparedCommit {
     pub assets: Vec<PreparedAsset>,
     /// One per violation: the details as JSON, `None` when null.
     pub details: Vec<Option<String>>,
+    /// One per violation: the fingerprint of its state (every field but the key).
+    pub violation_hashes: Vec<i64>,
     /// One per snapshot: the report as JSON.
     pub snapshots: Vec<String>,
 }
@@ -176,6 +182,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
     }
     let mut keys = HashSet::with_capacity(c.violations.len());
     let mut details = Vec::with_capacity(c.violations.len());
+    let mut violation_hashes = Vec::with_capacity(c.violations.len());
     for v in &mut c.violations {
         let label = format!("violation `{}`", short(&v.key.to_string()));
         violation_key(&v.key, &label)?;
@@ -194,6 +201,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         if !keys.insert(v.key.clone()) {
             return Err(StoreError::invalid(label, "it appears twice in the scan"));
         }
+        violation_hashes.push(violation_fingerprint(v, details.last().and_then(Option::as_deref)));
     }
     for t in &mut c.transitions {
         let label = format!("transition of violation `{}`", short(&t.key.to_string()));
@@ -211,7 +219,28 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         }
         snapshots.push(to_json(r, label)?);
     }
-    Ok(PreparedCommit { assets, details, snapshots })
+    Ok(PreparedCommit { assets, details, violation_hashes, snapshots })
+}
+
+/// The fingerprint of a violation's state: equal when every field but the key is.
+fn violation_fingerprint(v: &pacbot_core::Violation, details: Option<&str>) -> i64 {
+    let none: &[u8] = &[0xff];
+    let time = |t: chrono::DateTime<chrono::Utc>| micros(t).to_le_bytes();
+    let (created, modified) = (time(v.created_at), time(v.modified_at));
+    let closed = v.closed_at.map(time);
+    let close_reason = v.close_reason.as_ref().map(enum_name);
+    fingerprint(&[
+        v.status.as_str().as_bytes(),
+        &severity_rank(v.severity).to_le_bytes(),
+        v.category.as_str().as_bytes(),
+        v.reason.as_bytes(),
+        details.map_or(none, str::as_bytes),
+        v.exception_id.as_deref().map_or(none, str::as_bytes),
+        &created,
+        &modified,
+        closed.as_ref().map_or(none, |c| &c[..]),
+        close_reason.as_deref().map_or(none, str::as_bytes),
+    ])
 }
 
 /// Checks the start of a scan and truncates its time.

@@ -249,3 +249,17 @@ async fn overlapping_shard_commits_serialize_without_deadlock() {
     assert_eq!(done.iter().map(|r| r.counts.assets_new).sum::<u64>(), 150);
     assert_eq!(store.all_assets(AssetFilter::default()).await.unwrap().len(), 150);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_migrates_and_answers_as_before() {
+    use pacbot_store::testing::migration::{after_migration_from_v1, create_postgres_at, v1_postgres_fixture};
+    let schema = ScratchSchema::create().await;
+    let client = connect_server().await;
+    client.batch_execute(&format!("SET search_path TO {}", schema.name())).await.unwrap();
+    create_postgres_at(&client, 1).await;
+    client.batch_execute(&v1_postgres_fixture()).await.unwrap();
+    let store = PostgresStore::open(schema.url()).await.unwrap();
+    let n: i64 = client.query_one("SELECT max(version) FROM pacbot_schema_migrations", &[]).await.unwrap().get(0);
+    assert_eq!(n, PostgresStore::schema_version());
+    after_migration_from_v1(&store).await;
+}

@@ -88,3 +88,20 @@ async fn the_store_is_usable_as_a_trait_object() {
     assert!(store.exceptions().await.unwrap().is_empty());
     assert!(store.latest_compliance(None).await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_migrates_and_answers_as_before() {
+    use pacbot_store::testing::migration::{after_migration_from_v1, create_sqlite_at, v1_sqlite_fixture};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        create_sqlite_at(&conn, 1);
+        conn.execute_batch(&v1_sqlite_fixture()).unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, SqliteStore::schema_version());
+    after_migration_from_v1(&store).await;
+}

@@ -102,6 +102,11 @@ pub struct ScanCounts {
     pub assets_seen: u64,
     /// Of those, assets never stored before.
     pub assets_new: u64,
+    /// Of those, stored assets the store rewrote: their name, attributes or
+    /// tags changed, or they had been marked removed. Assets seen unchanged
+    /// are not rewritten (their last-seen time follows from the scan that
+    /// completed their scope).
+    pub assets_changed: u64,
     /// Assets marked removed: stored, in a scope the scan completed, and not seen.
     pub assets_removed: u64,
     /// Scopes collected completely.
@@ -116,8 +121,12 @@ pub struct ScanCounts {
     pub errors: u64,
     /// Checks where the rule did not apply.
     pub not_applicable: u64,
-    /// Transitions by kind.
+    /// Transitions by kind, as reconcile reported them (the `still_…` kinds
+    /// included, though the history keeps only changes of status).
     pub transitions: BTreeMap<TransitionKind, u64>,
+    /// Violations the store created or rewrote: new, or with any field
+    /// changed. The others of the commit were left as stored.
+    pub violations_changed: u64,
     /// The committed violations by their new status.
     pub violations: BTreeMap<ViolationStatus, u64>,
 }
@@ -193,10 +202,18 @@ impl RuleResult {
 /// the scan time), marks removed the stored assets of every scope that
 /// `coverage` says was *complete* but that are not in `assets` and were last
 /// seen before this scan's time (a failed or absent scope removes nothing;
-/// scans of one scope are expected to run one after the other), writes the violations in their new state,
-/// appends the transitions to their history, and records the per-rule
-/// results and the compliance snapshots. The `first_seen`/`last_seen` of the
-/// assets given are ignored: the store keeps them.
+/// scans of one scope are expected to run one after the other), writes the
+/// violations in their new state, appends the transitions that changed a
+/// status to their history, and records the per-rule results and the
+/// compliance snapshots. The `first_seen`/`last_seen` of the assets given
+/// are ignored: the store keeps them.
+///
+/// A rescan writes only what changed: an asset seen with the same name,
+/// attributes and tags is not rewritten (its last-seen time follows from the
+/// scan that completed its scope; only in a failed or uncovered scope is its
+/// last-seen time written), a violation equal to the stored one is left
+/// alone, and the `still_…` transitions are counted in the scan's
+/// [`ScanCounts`] but not kept in the history.
 #[derive(Clone, Debug)]
 pub struct ScanCommit {
     /// The scan being committed (running).

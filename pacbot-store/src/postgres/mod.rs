@@ -15,6 +15,9 @@ mod schema;
 mod sql;
 mod write;
 
+#[cfg(feature = "testing")]
+pub(crate) use schema::migration;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -243,6 +246,12 @@ impl PostgresStore {
     #[cfg(feature = "testing")]
     pub(crate) fn arm_failure(&self, writes: usize) {
         self.inner.fail.arm(writes);
+    }
+
+    /// The row writes of the last successful commit (conformance suite).
+    #[cfg(feature = "testing")]
+    pub(crate) fn last_commit_writes(&self) -> u64 {
+        self.inner.fail.last_writes()
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client> {

@@ -336,8 +336,23 @@ pub(super) async fn violation_history(tx: &Tx<'_>, key: &ViolationKey) -> Result
 
 // ---- assets ----
 
-const ASSET_COLS: &str = "a.provider, a.account, a.region, a.kind, a.resource_id, a.name, a.attributes, a.tags, \
-     a.first_seen, a.last_seen, a.removed_at";
+const ASSET_COLS: &str = concat!(
+    "a.provider, a.account, a.region, a.kind, a.resource_id, a.name, a.attributes, a.tags, a.first_seen, ",
+    last_seen!(),
+    ", a.removed_at"
+);
+
+/// An asset's last-seen time: its row's, or — while it is not removed — the
+/// time of the latest scan that completed its scope, if later (a rescan
+/// does not rewrite the assets it finds unchanged).
+macro_rules! last_seen {
+    () => {
+        "(CASE WHEN a.removed_at IS NULL THEN GREATEST(a.last_seen, (SELECT s.seen_at FROM asset_scopes s \
+         WHERE s.provider = a.provider AND s.account = a.account AND s.region = a.region AND s.kind = a.kind)) \
+         ELSE a.last_seen END)"
+    };
+}
+use last_seen;
 const ASSET_KEY_COLS: [Col; 5] = [
     ("a.provider", Kind::Text),
     ("a.account", Kind::Text),
@@ -394,7 +409,7 @@ pub(super) async fn assets(tx: &Tx<'_>, q: &AssetQuery) -> Result<Page<AssetReco
         AssetSort::Id => vec![],
         AssetSort::Name => vec![("COALESCE(a.name, '')", Kind::Text)],
         AssetSort::FirstSeen => vec![("a.first_seen", Kind::Time)],
-        AssetSort::LastSeen => vec![("a.last_seen", Kind::Time)],
+        AssetSort::LastSeen => vec![(last_seen!(), Kind::Time)],
     };
     columns.extend(ASSET_KEY_COLS);
     let run = |pos: Option<&[KeyPart]>, batch: usize| -> Result<(String, Where)> {

@@ -15,9 +15,10 @@ use super::locks;
 use crate::error::{Result, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`: (what it does, its SQL).
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "the first schema",
-    r#"
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "the first schema",
+        r#"
 CREATE TABLE scans (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     label         text COLLATE "C" NOT NULL,
@@ -156,7 +157,27 @@ CREATE TABLE fix_records (
 );
 CREATE INDEX fix_records_by_creation ON fix_records (created_at, id);
 "#,
-)];
+    ),
+    (
+        "rescans write only what changed: content fingerprints, the last complete scan of each scope",
+        r#"
+-- 0 on older rows: not known, so rewritten once by the next scan that sees them.
+ALTER TABLE assets ADD COLUMN hash bigint NOT NULL DEFAULT 0;
+ALTER TABLE violations ADD COLUMN hash bigint NOT NULL DEFAULT 0;
+
+-- An unchanged asset's last-seen time follows from its scope's latest complete scan.
+CREATE TABLE asset_scopes (
+    provider text COLLATE "C" NOT NULL,
+    account  text COLLATE "C" NOT NULL,
+    region   text COLLATE "C" NOT NULL,
+    kind     text COLLATE "C" NOT NULL,
+    seen_at  timestamptz NOT NULL,
+    scan_id  bigint NOT NULL REFERENCES scans (id),
+    PRIMARY KEY (provider, account, region, kind)
+);
+"#,
+    ),
+];
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -230,4 +251,12 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Client, location: &s
         tx.commit().await?;
     }
     Ok(schema)
+}
+
+/// The SQL of migration `version` (1-based) with its description, and the
+/// tracking table's, for the conformance suite's databases of an older version.
+#[cfg(feature = "testing")]
+pub(crate) fn migration(version: usize) -> Option<(&'static str, &'static str, &'static str)> {
+    let (description, sql) = MIGRATIONS.get(version.checked_sub(1)?)?;
+    Some((TRACKING, description, sql))
 }

@@ -1,10 +1,10 @@
 //! Writes: scans (one transaction per commit, rows streamed with binary
 //! `COPY`), exceptions, groups, policies, auto-fix records.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use pacbot_core::{AssetGroup, Exception, ScopeStatus};
+use pacbot_core::{AssetGroup, AssetId, Exception, ScopeStatus, Violation};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -13,11 +13,12 @@ use super::locks;
 use super::read::{self, scan_key};
 use super::sql::int;
 use crate::codec::{enum_name, severity_rank};
+use crate::delta::{self, AssetPlan, Known};
 use crate::error::{Result, StoreError};
 use crate::model::{
     AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
 };
-use crate::summary::{FailPoint, WriteBudget, summarize};
+use crate::summary::{FailPoint, WriteBudget, Written, summarize};
 use crate::validate::PreparedCommit;
 
 pub(super) async fn begin_scan(tx: &Tx<'_>, start: &ScanStart) -> Result<ScanRecord> {
@@ -46,17 +47,17 @@ async fn lock_running(tx: &Tx<'_>, scan: ScanId) -> Result<DateTime<Utc>> {
 /// The staging tables a commit streams its rows into: temporary (one set
 /// per connection), emptied at every commit, and created once per connection.
 const STAGING: &str = r#"
-CREATE TEMP TABLE pacbot_stage_assets (
+CREATE TEMP TABLE pacbot_stage2_assets (
     provider text COLLATE "C", account text COLLATE "C", region text COLLATE "C", kind text COLLATE "C",
-    resource_id text COLLATE "C", name text, attributes text, tags text
+    resource_id text COLLATE "C", name text, attributes text, tags text, hash bigint
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE pacbot_stage_violations (
+CREATE TEMP TABLE pacbot_stage2_violations (
     policy_id text COLLATE "C", rule_id text COLLATE "C", provider text COLLATE "C", account text COLLATE "C",
     region text COLLATE "C", kind text COLLATE "C", resource_id text COLLATE "C", status text, severity smallint,
     category text, reason text, details text, exception_id text, created_at timestamptz, modified_at timestamptz,
-    closed_at timestamptz, close_reason text
+    closed_at timestamptz, close_reason text, hash bigint
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE pacbot_stage_transitions (
+CREATE TEMP TABLE pacbot_stage2_transitions (
     seq bigint, policy_id text COLLATE "C", rule_id text COLLATE "C", provider text COLLATE "C",
     account text COLLATE "C", region text COLLATE "C", kind text COLLATE "C", resource_id text COLLATE "C",
     kind_of text, from_status text, to_status text, at timestamptz, reason text
@@ -65,7 +66,7 @@ CREATE TEMP TABLE pacbot_stage_transitions (
 
 async fn ensure_staging(tx: &Tx<'_>) -> Result<()> {
     // The last table of the batch: when it exists, they all do.
-    let stmt = tx.prepare_cached("SELECT to_regclass('pg_temp.pacbot_stage_transitions') IS NULL").await?;
+    let stmt = tx.prepare_cached("SELECT to_regclass('pg_temp.pacbot_stage2_transitions') IS NULL").await?;
     let missing: bool = tx.query_one(&stmt, &[]).await?.try_get(0)?;
     if missing {
         tx.batch_execute(STAGING).await?;
@@ -109,18 +110,52 @@ pub(super) async fn commit_scan(
     ensure_staging(tx).await?;
     let mut budget = WriteBudget::new(fail.take());
 
-    // Assets: staged, then upserted in key order (first seen kept); "new" are those this scan inserted.
+    // Assets: what changed since the stored state, scope by scope; only
+    // new and changed ones are staged and upserted (in key order, first seen kept).
+    let scopes = delta::scopes(c);
+    let mut plan = AssetPlan::default();
+    let seen_stmt = tx
+        .prepare_cached(
+            "SELECT seen_at FROM asset_scopes WHERE provider = $1 AND account = $2 AND region = $3 AND kind = $4",
+        )
+        .await?;
+    let stored_stmt = tx
+        .prepare_cached(
+            "SELECT resource_id, hash, last_seen, removed_at IS NOT NULL FROM assets
+             WHERE provider = $1 AND account = $2 AND region = $3 AND kind = $4
+             ORDER BY resource_id",
+        )
+        .await?;
+    for (i, w) in scopes.iter().enumerate() {
+        let key: [&(dyn ToSql + Sync); 4] = [&w.provider, &w.account, &w.region, &w.kind];
+        let seen = match tx.query_opt(&seen_stmt, &key).await? {
+            Some(r) => Some(r.try_get::<_, DateTime<Utc>>(0)?.timestamp_micros()),
+            None => None,
+        };
+        let mut stored = Vec::new();
+        for r in tx.query(&stored_stmt, &key).await? {
+            stored.push(Known {
+                resource_id: r.try_get(0)?,
+                handle: (),
+                hash: r.try_get(1)?,
+                last_seen: r.try_get::<_, DateTime<Utc>>(2)?.timestamp_micros(),
+                removed: r.try_get(3)?,
+            });
+        }
+        plan.merge(i, w, &c.assets, &prepared.assets, stored, seen, at.timestamp_micros());
+    }
     let mut copy = start_copy(
         tx,
-        "COPY pacbot_stage_assets (provider, account, region, kind, resource_id, name, attributes, tags)
+        "COPY pacbot_stage2_assets (provider, account, region, kind, resource_id, name, attributes, tags, hash)
          FROM STDIN (FORMAT binary)",
-        &[Type::TEXT; 8],
+        &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8],
     )
     .await?;
-    for (a, p) in c.assets.iter().zip(&prepared.assets) {
+    for i in plan.new.iter().copied().chain(plan.changed.iter().map(|(i, ())| *i)) {
         budget.tick()?;
+        let (a, p) = (&c.assets[i], &prepared.assets[i]);
         let id = &a.id;
-        let row: [&(dyn ToSql + Sync); 8] = [
+        let row: [&(dyn ToSql + Sync); 9] = [
             &id.provider,
             &id.account,
             &id.region,
@@ -129,33 +164,73 @@ pub(super) async fn commit_scan(
             &a.name,
             &p.attributes,
             &p.tags_json,
+            &p.hash,
         ];
         copy.as_mut().write(&row).await?;
     }
     let staged = copy.as_mut().finish().await?;
     if staged > ANALYZE_ABOVE {
-        tx.batch_execute("ANALYZE pacbot_stage_assets").await?;
+        tx.batch_execute("ANALYZE pacbot_stage2_assets").await?;
     }
     let upsert = tx
         .prepare_cached(
-            "WITH up AS (
-                 INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags,
-                                     first_seen, last_seen, first_scan, last_scan)
-                 SELECT provider, account, region, kind, resource_id, name, attributes::jsonb, tags::jsonb,
-                        $1, $1, $2, $2
-                 FROM pacbot_stage_assets
-                 ORDER BY provider, account, region, kind, resource_id
-                 ON CONFLICT (provider, account, region, kind, resource_id) DO UPDATE SET
-                     name = excluded.name, attributes = excluded.attributes, tags = excluded.tags,
-                     last_seen = excluded.last_seen, last_scan = excluded.last_scan, removed_at = NULL
-                 RETURNING first_scan
-             )
-             SELECT count(*) FILTER (WHERE first_scan = $2) FROM up",
+            "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
+                                 first_seen, last_seen, first_scan, last_scan)
+             SELECT provider, account, region, kind, resource_id, name, attributes::jsonb, tags::jsonb, hash,
+                    $1, $1, $2, $2
+             FROM pacbot_stage2_assets
+             ORDER BY provider, account, region, kind, resource_id
+             ON CONFLICT (provider, account, region, kind, resource_id) DO UPDATE SET
+                 name = excluded.name, attributes = excluded.attributes, tags = excluded.tags, hash = excluded.hash,
+                 last_seen = excluded.last_seen, last_scan = excluded.last_scan, removed_at = NULL",
         )
         .await?;
-    let new: i64 = tx.query_one(&upsert, &[&at, &scan]).await?.try_get(0)?;
+    tx.execute(&upsert, &[&at, &scan]).await?;
 
-    // Removed: stored in a scope this scan completed, and last seen before it.
+    // Unchanged assets outside a completed scope: their last-seen time. Gone ones: removed.
+    let mut touched: [Vec<&str>; 5] = Default::default();
+    for (i, ()) in &plan.touched {
+        budget.tick()?;
+        let id = &c.assets[*i].id;
+        let parts = [id.provider.as_str(), &id.account, &id.region, id.kind.as_str(), &id.resource_id];
+        for (column, part) in touched.iter_mut().zip(parts) {
+            column.push(part);
+        }
+    }
+    let touch = tx
+        .prepare_cached(
+            "UPDATE assets a SET last_seen = $1, last_scan = $2
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  AS s (provider, account, region, kind, resource_id)
+             WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region AND a.kind = s.kind
+               AND a.resource_id = s.resource_id",
+        )
+        .await?;
+    let [p, a, r, k, id] = &touched;
+    tx.execute(&touch, &[&at, &scan, p, a, r, k, id]).await?;
+    let mut gone: [Vec<&str>; 5] = Default::default();
+    let mut gone_seen: Vec<DateTime<Utc>> = Vec::with_capacity(plan.removed.len());
+    for x in &plan.removed {
+        budget.tick()?;
+        let w = &scopes[x.scope];
+        for (column, part) in gone.iter_mut().zip([w.provider, w.account, w.region, w.kind, &x.resource_id]) {
+            column.push(part);
+        }
+        gone_seen.push(crate::codec::from_micros(x.last_seen, "asset last-seen time")?);
+    }
+    let remove = tx
+        .prepare_cached(
+            "UPDATE assets a SET removed_at = $1, last_seen = s.last_seen
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                  AS s (provider, account, region, kind, resource_id, last_seen)
+             WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region AND a.kind = s.kind
+               AND a.resource_id = s.resource_id",
+        )
+        .await?;
+    let [p, a, r, k, id] = &gone;
+    tx.execute(&remove, &[&at, p, a, r, k, id, &gone_seen]).await?;
+
+    // Coverage: every scope attempted, and the last complete scan of each complete one.
     let mut complete: [Vec<&str>; 4] = Default::default();
     let mut recorded: [Vec<&str>; 4] = Default::default();
     let mut errors: Vec<Option<&str>> = Vec::new();
@@ -167,6 +242,7 @@ pub(super) async fn commit_scan(
         }
         match status {
             ScopeStatus::Complete => {
+                budget.tick()?;
                 for (column, part) in complete.iter_mut().zip(parts) {
                     column.push(part);
                 }
@@ -175,24 +251,26 @@ pub(super) async fn commit_scan(
             ScopeStatus::Failed { error } => errors.push(Some(error.as_str())),
         }
     }
-    let remove = tx
+    let seen = tx
         .prepare_cached(
-            "UPDATE assets a SET removed_at = $1
-             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS s (provider, account, region, kind)
-             WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region AND a.kind = s.kind
-               AND a.removed_at IS NULL AND a.last_seen < $1",
+            "INSERT INTO asset_scopes (provider, account, region, kind, seen_at, scan_id)
+             SELECT *, $1, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[])
+             ORDER BY 1, 2, 3, 4
+             ON CONFLICT (provider, account, region, kind) DO UPDATE SET seen_at = excluded.seen_at,
+                                                                        scan_id = excluded.scan_id
+             WHERE excluded.seen_at > asset_scopes.seen_at",
         )
         .await?;
     let [p, a, r, k] = &complete;
-    let removed = tx.execute(&remove, &[&at, p, a, r, k]).await?;
-    let scopes = tx
+    tx.execute(&seen, &[&at, &scan, p, a, r, k]).await?;
+    let scopes_stmt = tx
         .prepare_cached(
             "INSERT INTO scan_scopes (scan_id, provider, account, region, kind, error)
              SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
         )
         .await?;
     let [p, a, r, k] = &recorded;
-    tx.execute(&scopes, &[&scan, p, a, r, k, &errors]).await?;
+    tx.execute(&scopes_stmt, &[&scan, p, a, r, k, &errors]).await?;
 
     // Per-rule results, as columns.
     let mut seqs = Vec::with_capacity(c.results.len());
@@ -217,12 +295,14 @@ pub(super) async fn commit_scan(
     let ([policies, rules], [passed, failed, errored, not_applicable]) = (&names, &numbers);
     tx.execute(&add_results, &[&scan, &seqs, policies, rules, passed, failed, errored, not_applicable]).await?;
 
-    // Violations in their new state (rows that did not change are left alone), then their transitions.
+    // Violations in their new state (those equal to the stored ones are
+    // left alone), then the transitions that changed a status.
+    let stored = stored_violations(tx, c).await?;
     let mut copy = start_copy(
         tx,
-        "COPY pacbot_stage_violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
+        "COPY pacbot_stage2_violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
                                        severity, category, reason, details, exception_id, created_at, modified_at,
-                                       closed_at, close_reason)
+                                       closed_at, close_reason, hash)
          FROM STDIN (FORMAT binary)",
         &[
             Type::TEXT,
@@ -242,15 +322,22 @@ pub(super) async fn commit_scan(
             Type::TIMESTAMPTZ,
             Type::TIMESTAMPTZ,
             Type::TEXT,
+            Type::INT8,
         ],
     )
     .await?;
-    for (v, details) in c.violations.iter().zip(&prepared.details) {
-        budget.tick()?;
+    let mut violations_written = 0u64;
+    let rows = c.violations.iter().zip(&prepared.details).zip(&prepared.violation_hashes).zip(&stored);
+    for (((v, details), hash), found) in rows {
         let k = &v.key;
+        if *found == Some(*hash) {
+            continue;
+        }
+        budget.tick()?;
+        violations_written += 1;
         let severity = i16::try_from(severity_rank(v.severity)).unwrap_or_default();
         let close_reason = v.close_reason.as_ref().map(enum_name);
-        let row: [&(dyn ToSql + Sync); 17] = [
+        let row: [&(dyn ToSql + Sync); 18] = [
             &k.policy_id,
             &k.rule_id,
             &k.asset.provider,
@@ -268,6 +355,7 @@ pub(super) async fn commit_scan(
             &v.modified_at,
             &v.closed_at,
             &close_reason,
+            hash,
         ];
         copy.as_mut().write(&row).await?;
     }
@@ -276,30 +364,23 @@ pub(super) async fn commit_scan(
         .prepare_cached(
             "INSERT INTO violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
                                      severity, category, reason, details, exception_id, created_at, modified_at,
-                                     closed_at, close_reason)
+                                     closed_at, close_reason, hash)
              SELECT policy_id, rule_id, provider, account, region, kind, resource_id, status, severity, category,
-                    reason, details::jsonb, exception_id, created_at, modified_at, closed_at, close_reason
-             FROM pacbot_stage_violations
+                    reason, details::jsonb, exception_id, created_at, modified_at, closed_at, close_reason, hash
+             FROM pacbot_stage2_violations
              ORDER BY policy_id, rule_id, provider, account, region, kind, resource_id
              ON CONFLICT (policy_id, rule_id, provider, account, region, kind, resource_id) DO UPDATE SET
                  status = excluded.status, severity = excluded.severity, category = excluded.category,
                  reason = excluded.reason, details = excluded.details, exception_id = excluded.exception_id,
                  created_at = excluded.created_at, modified_at = excluded.modified_at,
-                 closed_at = excluded.closed_at, close_reason = excluded.close_reason
-             WHERE (violations.status, violations.severity, violations.category, violations.reason,
-                    violations.details, violations.exception_id, violations.created_at, violations.modified_at,
-                    violations.closed_at, violations.close_reason)
-                   IS DISTINCT FROM
-                   (excluded.status, excluded.severity, excluded.category, excluded.reason, excluded.details,
-                    excluded.exception_id, excluded.created_at, excluded.modified_at, excluded.closed_at,
-                    excluded.close_reason)",
+                 closed_at = excluded.closed_at, close_reason = excluded.close_reason, hash = excluded.hash",
         )
         .await?;
     tx.execute(&upsert, &[]).await?;
 
     let mut copy = start_copy(
         tx,
-        "COPY pacbot_stage_transitions (seq, policy_id, rule_id, provider, account, region, kind, resource_id,
+        "COPY pacbot_stage2_transitions (seq, policy_id, rule_id, provider, account, region, kind, resource_id,
                                         kind_of, from_status, to_status, at, reason)
          FROM STDIN (FORMAT binary)",
         &[
@@ -319,8 +400,11 @@ pub(super) async fn commit_scan(
         ],
     )
     .await?;
-    for (seq, t) in (0_i64..).zip(&c.transitions) {
+    let changes = c.transitions.iter().filter(|t| t.kind.is_change());
+    let mut staged_transitions = 0u64;
+    for (seq, t) in (0_i64..).zip(changes) {
         budget.tick()?;
+        staged_transitions += 1;
         let k = &t.key;
         let row: [&(dyn ToSql + Sync); 13] = [
             &seq,
@@ -344,7 +428,7 @@ pub(super) async fn commit_scan(
         .prepare_cached(
             "INSERT INTO transitions (violation_pk, scan_id, kind, from_status, to_status, at, reason)
              SELECT v.pk, $1, t.kind_of, t.from_status, t.to_status, t.at, t.reason
-             FROM pacbot_stage_transitions t
+             FROM pacbot_stage2_transitions t
              JOIN violations v ON v.policy_id = t.policy_id AND v.rule_id = t.rule_id AND v.provider = t.provider
                               AND v.account = t.account AND v.region = t.region AND v.kind = t.kind
                               AND v.resource_id = t.resource_id
@@ -352,7 +436,7 @@ pub(super) async fn commit_scan(
         )
         .await?;
     let written = tx.execute(&add, &[&scan]).await?;
-    if written != u64::try_from(c.transitions.len()).unwrap_or(u64::MAX) {
+    if written != staged_transitions {
         return Err(StoreError::corrupt("transitions", "a transition found no violation to attach to"));
     }
 
@@ -365,7 +449,8 @@ pub(super) async fn commit_scan(
     }
 
     budget.tick()?;
-    let (status, counts, failed) = summarize(c, u64::try_from(new).unwrap_or_default(), removed);
+    let (new, changed, removed) = plan.counts();
+    let (status, counts, failed) = summarize(c, Written { new, changed, removed, violations: violations_written });
     let counts = serde_json::to_string(&counts).map_err(|e| StoreError::invalid("scan counts", e.to_string()))?;
     let failed = serde_json::to_string(&failed).map_err(|e| StoreError::invalid("failed scopes", e.to_string()))?;
     let finish = tx
@@ -376,7 +461,47 @@ pub(super) async fn commit_scan(
         )
         .await?;
     tx.execute(&finish, &[&scan, &status.as_str(), &counts, &failed, &c.finished_at]).await?;
-    read::scan(tx, c.scan).await
+    let rec = read::scan(tx, c.scan).await?;
+    fail.record(&budget);
+    Ok(rec)
+}
+
+/// An asset's scope, as (provider, account, region, kind).
+fn scope_of(a: &AssetId) -> (&str, &str, &str, &str) {
+    (&a.provider, &a.account, &a.region, a.kind.as_str())
+}
+
+/// A violation's place: (its asset's scope, policy, rule, resource id).
+type ViolationPlace<'a> = ((&'a str, &'a str, &'a str, &'a str), &'a str, &'a str, &'a str);
+
+fn place(v: &Violation) -> ViolationPlace<'_> {
+    let k = &v.key;
+    (scope_of(&k.asset), &k.policy_id, &k.rule_id, &k.asset.resource_id)
+}
+
+/// The fingerprint of the stored state of each of the commit's violations
+/// (`None`: not stored), read scope by scope.
+async fn stored_violations(tx: &Tx<'_>, c: &ScanCommit) -> Result<Vec<Option<i64>>> {
+    let index: HashMap<ViolationPlace<'_>, usize> =
+        c.violations.iter().enumerate().map(|(i, v)| (place(v), i)).collect();
+    let scopes: BTreeSet<(&str, &str, &str, &str)> = c.violations.iter().map(|v| scope_of(&v.key.asset)).collect();
+    let stmt = tx
+        .prepare_cached(
+            "SELECT policy_id, rule_id, resource_id, hash FROM violations
+             WHERE provider = $1 AND account = $2 AND region = $3 AND kind = $4",
+        )
+        .await?;
+    let mut out = vec![None; c.violations.len()];
+    for scope in scopes {
+        let (p, a, r, k) = scope;
+        for row in tx.query(&stmt, &[&p, &a, &r, &k]).await? {
+            let (policy, rule, rid): (&str, &str, &str) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            if let Some(&i) = index.get(&(scope, policy, rule, rid)) {
+                out[i] = Some(row.try_get(3)?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(super) async fn abort_scan(tx: &Tx<'_>, scan: ScanId, reason: &str) -> Result<ScanRecord> {

@@ -31,6 +31,8 @@ use crate::summary::FailPoint;
 use crate::validate;
 
 pub(crate) use schema::VERSION as SCHEMA_VERSION;
+#[cfg(feature = "testing")]
+pub(crate) use schema::migration;
 
 /// How many idle read connections a file database keeps.
 const IDLE_READERS: usize = 4;
@@ -151,6 +153,12 @@ impl SqliteStore {
     #[cfg(feature = "testing")]
     pub(crate) fn arm_failure(&self, writes: usize) {
         self.inner.fail.arm(writes);
+    }
+
+    /// The row writes of the last successful commit (conformance suite).
+    #[cfg(feature = "testing")]
+    pub(crate) fn last_commit_writes(&self) -> u64 {
+        self.inner.fail.last_writes()
     }
 
     /// Runs `f` with the writer connection on the blocking pool.

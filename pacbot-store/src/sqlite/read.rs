@@ -418,8 +418,23 @@ pub(super) fn violation_history(c: &Connection, key: &ViolationKey) -> Result<Ve
 
 // ---- assets ----
 
-const ASSET_COLS: &str = "a.provider, a.account, a.region, a.kind, a.resource_id, a.name, a.attributes, a.tags, \
-     a.first_seen, a.last_seen, a.removed_at";
+const ASSET_COLS: &str = concat!(
+    "a.provider, a.account, a.region, a.kind, a.resource_id, a.name, a.attributes, a.tags, a.first_seen, ",
+    last_seen!(),
+    ", a.removed_at"
+);
+
+/// An asset's last-seen time: its row's, or — while it is not removed — the
+/// time of the latest scan that completed its scope, if later (a rescan
+/// does not rewrite the assets it finds unchanged).
+macro_rules! last_seen {
+    () => {
+        "(CASE WHEN a.removed_at IS NULL THEN max(a.last_seen, COALESCE((SELECT s.seen_at FROM asset_scopes s \
+         WHERE s.provider = a.provider AND s.account = a.account AND s.region = a.region AND s.kind = a.kind), 0)) \
+         ELSE a.last_seen END)"
+    };
+}
+use last_seen;
 const ASSET_KEY_COLS: [&str; 5] = ["a.provider", "a.account", "a.region", "a.kind", "a.resource_id"];
 
 /// An asset from the columns of [`ASSET_COLS`] starting at `at`.
@@ -467,7 +482,7 @@ pub(super) fn assets(c: &Connection, q: &AssetQuery) -> Result<Page<AssetRecord>
         AssetSort::Id => vec![],
         AssetSort::Name => vec!["COALESCE(a.name, '')"],
         AssetSort::FirstSeen => vec!["a.first_seen"],
-        AssetSort::LastSeen => vec!["a.last_seen"],
+        AssetSort::LastSeen => vec![last_seen!()],
     };
     columns.extend(ASSET_KEY_COLS);
     let run = |pos: Option<&[KeyPart]>, batch: usize| {

@@ -153,6 +153,24 @@ CREATE TABLE fix_records (
     updated_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 ",
+    // 2: rescans write only what changed. Fingerprints of an asset's content
+    // and a violation's state (0 on older rows: not known, so rewritten once);
+    // the last complete scan of each scope, from which an unchanged asset's
+    // last-seen time follows.
+    r"
+ALTER TABLE assets ADD COLUMN hash INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE violations ADD COLUMN hash INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE asset_scopes (
+    provider TEXT    NOT NULL,
+    account  TEXT    NOT NULL,
+    region   TEXT    NOT NULL,
+    kind     TEXT    NOT NULL,
+    seen_at  INTEGER NOT NULL,  -- the time of the latest scan that completed the scope
+    scan_id  INTEGER NOT NULL REFERENCES scans (id),
+    PRIMARY KEY (provider, account, region, kind)
+) WITHOUT ROWID;
+",
 ];
 
 /// The schema version this build writes.
@@ -182,4 +200,11 @@ pub(crate) fn migrate(conn: &mut Connection, location: &str) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// The SQL of migration `version` (1-based), for the conformance suite's
+/// databases of an older version.
+#[cfg(feature = "testing")]
+pub(crate) fn migration(version: usize) -> Option<&'static str> {
+    MIGRATIONS.get(version.checked_sub(1)?).copied()
 }

@@ -9,11 +9,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::read;
 use crate::codec::{enum_name, from_micros, micros, severity_rank};
+use crate::delta::{self, AssetPlan, Known, ScopeWork};
 use crate::error::{Result, StoreError};
 use crate::model::{
     AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
 };
-use crate::summary::{FailPoint, WriteBudget, summarize};
+use crate::summary::{FailPoint, WriteBudget, Written, summarize};
 use crate::validate::PreparedCommit;
 
 fn int(n: u64) -> i64 {
@@ -48,6 +49,35 @@ fn running(conn: &Connection, scan: ScanId) -> Result<DateTime<Utc>> {
     from_micros(started, "scan start time")
 }
 
+/// The stored assets of one scope, by resource id, and when its last
+/// complete scan saw it.
+fn stored_assets(tx: &Connection, w: &ScopeWork<'_>) -> Result<(Vec<Known<i64>>, Option<i64>)> {
+    let scope = params![w.provider, w.account, w.region, w.kind];
+    let seen: Option<i64> = tx
+        .prepare_cached(
+            "SELECT seen_at FROM asset_scopes WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4",
+        )?
+        .query_row(scope, |r| r.get(0))
+        .optional()?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT resource_id, pk, hash, last_seen, removed_at IS NOT NULL FROM assets
+         WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4
+         ORDER BY resource_id",
+    )?;
+    let mut rows = stmt.query(scope)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(Known {
+            resource_id: r.get(0)?,
+            handle: r.get(1)?,
+            hash: r.get(2)?,
+            last_seen: r.get(3)?,
+            removed: r.get(4)?,
+        });
+    }
+    Ok((out, seen))
+}
+
 pub(super) fn commit_scan(
     conn: &mut Connection,
     c: &ScanCommit,
@@ -60,83 +90,92 @@ pub(super) fn commit_scan(
     let scan = scan_key(c.scan);
     let mut budget = WriteBudget::new(fail.take());
 
-    // Assets: insert new ones, update seen ones; rewrite tags only when they changed.
-    let mut new = 0u64;
+    // Assets: what changed since the stored state, scope by scope.
+    let scopes = delta::scopes(c);
+    let mut plan = AssetPlan::default();
+    for (i, w) in scopes.iter().enumerate() {
+        let (stored, seen) = stored_assets(&tx, w)?;
+        plan.merge(i, w, &c.assets, &prepared.assets, stored, seen, at_us);
+    }
     {
-        let mut find = tx.prepare_cached(
-            "SELECT pk, tags FROM assets
-             WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4 AND resource_id = ?5",
-        )?;
         let mut insert = tx.prepare_cached(
-            "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags,
+            "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
                                  first_seen, last_seen, first_scan, last_scan)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11)",
         )?;
+        let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
+        for &i in &plan.new {
+            let (a, p) = (&c.assets[i], &prepared.assets[i]);
+            budget.ticks(1 + p.tags.len())?;
+            let id = &a.id;
+            insert.execute(params![
+                id.provider,
+                id.account,
+                id.region,
+                id.kind.as_str(),
+                id.resource_id,
+                a.name,
+                p.attributes,
+                p.tags_json,
+                p.hash,
+                at_us,
+                scan
+            ])?;
+            let pk = tx.last_insert_rowid();
+            for (k, v) in &p.tags {
+                add_tag.execute(params![pk, k, v])?;
+            }
+        }
+        let mut old_tags = tx.prepare_cached("SELECT tags FROM assets WHERE pk = ?1")?;
         let mut update = tx.prepare_cached(
-            "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, last_seen = ?5, last_scan = ?6,
+            "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, last_scan = ?7,
                                removed_at = NULL
              WHERE pk = ?1",
         )?;
         let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
-        let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
-        for (a, p) in c.assets.iter().zip(&prepared.assets) {
+        for &(i, pk) in &plan.changed {
+            let (a, p) = (&c.assets[i], &prepared.assets[i]);
             budget.tick()?;
-            let id = &a.id;
-            let found: Option<(i64, String)> = find
-                .query_row(params![id.provider, id.account, id.region, id.kind.as_str(), id.resource_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            let (pk, tags_changed) = match found {
-                None => {
-                    insert.execute(params![
-                        id.provider,
-                        id.account,
-                        id.region,
-                        id.kind.as_str(),
-                        id.resource_id,
-                        a.name,
-                        p.attributes,
-                        p.tags_json,
-                        at_us,
-                        scan
-                    ])?;
-                    new += 1;
-                    (tx.last_insert_rowid(), true)
-                }
-                Some((pk, old_tags)) => {
-                    update.execute(params![pk, a.name, p.attributes, p.tags_json, at_us, scan])?;
-                    if old_tags != p.tags_json {
-                        clear_tags.execute([pk])?;
-                    }
-                    (pk, old_tags != p.tags_json)
-                }
-            };
-            if tags_changed {
+            let tags: String = old_tags.query_row([pk], |r| r.get(0))?;
+            update.execute(params![pk, a.name, p.attributes, p.tags_json, p.hash, at_us, scan])?;
+            if tags != p.tags_json {
+                budget.ticks(1 + p.tags.len())?;
+                clear_tags.execute([pk])?;
                 for (k, v) in &p.tags {
                     add_tag.execute(params![pk, k, v])?;
                 }
             }
         }
+        let mut touch = tx.prepare_cached("UPDATE assets SET last_seen = ?2, last_scan = ?3 WHERE pk = ?1")?;
+        for &(_, pk) in &plan.touched {
+            budget.tick()?;
+            touch.execute(params![pk, at_us, scan])?;
+        }
+        let mut remove = tx.prepare_cached("UPDATE assets SET removed_at = ?2, last_seen = ?3 WHERE pk = ?1")?;
+        for r in &plan.removed {
+            budget.tick()?;
+            remove.execute(params![r.handle, at_us, r.last_seen])?;
+        }
     }
 
-    // Removed: not seen in a scope this scan completed.
-    let mut removed = 0u64;
+    // Coverage: every scope attempted, and the last complete scan of each complete one.
     {
-        let mut remove = tx.prepare_cached(
-            "UPDATE assets SET removed_at = ?1
-             WHERE provider = ?2 AND account = ?3 AND region = ?4 AND kind = ?5
-               AND removed_at IS NULL AND last_seen < ?1",
-        )?;
         let mut add_scope = tx.prepare_cached(
             "INSERT INTO scan_scopes (scan_id, provider, account, region, kind, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut seen = tx.prepare_cached(
+            "INSERT INTO asset_scopes (provider, account, region, kind, seen_at, scan_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (provider, account, region, kind) DO UPDATE SET seen_at = excluded.seen_at,
+                                                                        scan_id = excluded.scan_id
+             WHERE excluded.seen_at > asset_scopes.seen_at",
         )?;
         for (s, status) in c.coverage.scopes() {
             budget.tick()?;
             let error = match status {
                 ScopeStatus::Complete => {
-                    let n = remove.execute(params![at_us, s.provider, s.account, s.region, s.kind.as_str()])?;
-                    removed += u64::try_from(n).unwrap_or(u64::MAX);
+                    budget.tick()?;
+                    seen.execute(params![s.provider, s.account, s.region, s.kind.as_str(), at_us, scan])?;
                     None
                 }
                 ScopeStatus::Failed { error } => Some(error.as_str()),
@@ -165,46 +204,83 @@ pub(super) fn commit_scan(
         }
     }
 
-    // Violations in their new state, then their transitions.
-    let mut pks: HashMap<&ViolationKey, i64> = HashMap::with_capacity(c.violations.len());
+    // Violations in their new state (those equal to the stored ones are left
+    // alone), then the transitions that changed a status.
+    let mut pks: HashMap<&ViolationKey, i64> = HashMap::with_capacity(c.transitions.len());
+    let mut written = 0u64;
     {
-        let mut upsert = tx.prepare_cached(
+        let mut find = tx.prepare_cached(
+            "SELECT pk, hash FROM violations
+             WHERE policy_id = ?1 AND rule_id = ?2 AND provider = ?3 AND account = ?4 AND region = ?5 AND kind = ?6
+               AND resource_id = ?7",
+        )?;
+        let mut insert = tx.prepare_cached(
             "INSERT INTO violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
                                      severity, category, reason, details, exception_id, created_at, modified_at,
-                                     closed_at, close_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-             ON CONFLICT (policy_id, rule_id, provider, account, region, kind, resource_id) DO UPDATE SET
-                 status = excluded.status, severity = excluded.severity, category = excluded.category,
-                 reason = excluded.reason, details = excluded.details, exception_id = excluded.exception_id,
-                 created_at = excluded.created_at, modified_at = excluded.modified_at,
-                 closed_at = excluded.closed_at, close_reason = excluded.close_reason
-             RETURNING pk",
+                                     closed_at, close_reason, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         )?;
-        for (v, details) in c.violations.iter().zip(&prepared.details) {
-            budget.tick()?;
+        let mut update = tx.prepare_cached(
+            "UPDATE violations SET status = ?2, severity = ?3, category = ?4, reason = ?5, details = ?6,
+                                   exception_id = ?7, created_at = ?8, modified_at = ?9, closed_at = ?10,
+                                   close_reason = ?11, hash = ?12
+             WHERE pk = ?1",
+        )?;
+        for ((v, details), &hash) in c.violations.iter().zip(&prepared.details).zip(&prepared.violation_hashes) {
             let k = &v.key;
-            let pk: i64 = upsert.query_row(
-                params![
-                    k.policy_id,
-                    k.rule_id,
-                    k.asset.provider,
-                    k.asset.account,
-                    k.asset.region,
-                    k.asset.kind.as_str(),
-                    k.asset.resource_id,
-                    v.status.as_str(),
-                    severity_rank(v.severity),
-                    v.category.as_str(),
-                    v.reason,
-                    details,
-                    v.exception_id,
-                    micros(v.created_at),
-                    micros(v.modified_at),
-                    v.closed_at.map(micros),
-                    v.close_reason.as_ref().map(enum_name)
-                ],
-                |r| r.get(0),
-            )?;
+            let a = &k.asset;
+            let key = params![k.policy_id, k.rule_id, a.provider, a.account, a.region, a.kind.as_str(), a.resource_id];
+            let found: Option<(i64, i64)> = find.query_row(key, |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let state = (
+                v.status.as_str(),
+                severity_rank(v.severity),
+                v.category.as_str(),
+                &v.reason,
+                details,
+                &v.exception_id,
+                micros(v.created_at),
+                micros(v.modified_at),
+                v.closed_at.map(micros),
+                v.close_reason.as_ref().map(enum_name),
+            );
+            let pk = match found {
+                Some((pk, stored)) if stored == hash => pk,
+                Some((pk, _)) => {
+                    budget.tick()?;
+                    let (st, sev, cat, reason, details, exc, created, modified, closed, close) = state;
+                    update.execute(params![
+                        pk, st, sev, cat, reason, details, exc, created, modified, closed, close, hash
+                    ])?;
+                    written += 1;
+                    pk
+                }
+                None => {
+                    budget.tick()?;
+                    let (st, sev, cat, reason, details, exc, created, modified, closed, close) = state;
+                    insert.execute(params![
+                        k.policy_id,
+                        k.rule_id,
+                        a.provider,
+                        a.account,
+                        a.region,
+                        a.kind.as_str(),
+                        a.resource_id,
+                        st,
+                        sev,
+                        cat,
+                        reason,
+                        details,
+                        exc,
+                        created,
+                        modified,
+                        closed,
+                        close,
+                        hash
+                    ])?;
+                    written += 1;
+                    tx.last_insert_rowid()
+                }
+            };
             pks.insert(k, pk);
         }
     }
@@ -213,7 +289,7 @@ pub(super) fn commit_scan(
             "INSERT INTO transitions (violation_pk, scan_id, kind, from_status, to_status, at, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for t in &c.transitions {
+        for t in c.transitions.iter().filter(|t| t.kind.is_change()) {
             budget.tick()?;
             let pk = pks
                 .get(&t.key)
@@ -240,7 +316,8 @@ pub(super) fn commit_scan(
     }
 
     budget.tick()?;
-    let (status, counts, failed) = summarize(c, new, removed);
+    let (new, changed, removed) = plan.counts();
+    let (status, counts, failed) = summarize(c, Written { new, changed, removed, violations: written });
     let counts = serde_json::to_string(&counts).map_err(|e| StoreError::invalid("scan counts", e.to_string()))?;
     let failed = serde_json::to_string(&failed).map_err(|e| StoreError::invalid("failed scopes", e.to_string()))?;
     tx.execute(
@@ -249,6 +326,7 @@ pub(super) fn commit_scan(
     )?;
     let rec = read::scan(&tx, c.scan)?;
     tx.commit()?;
+    fail.record(&budget);
     Ok(rec)
 }
 

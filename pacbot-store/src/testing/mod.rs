@@ -14,10 +14,12 @@
 
 pub mod fixtures;
 mod input;
+pub mod migration;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod queries;
 mod records;
+mod rescan;
 mod scans;
 
 use std::future::Future;
@@ -25,6 +27,7 @@ use std::future::Future;
 pub use input::{bad_input, sql_metacharacters_verbatim};
 pub use queries::{asset_360, filters, omni_search, pagination_without_gaps_or_repeats};
 pub use records::{compliance_trend, exceptions_crud, fix_records, groups_crud, policy_catalogue};
+pub use rescan::rescan_writes_only_what_changed;
 pub use scans::{
     concurrent_shard_writers, failed_commit_leaves_nothing, lifecycle_over_scans, partial_scan_keeps_failed_scopes,
     previous_violations_by_scope, round_trip,
@@ -38,11 +41,19 @@ pub trait Harness: Store {
     /// Makes the next `commit_scan` fail with
     /// [`crate::StoreError::InjectedFailure`] after `writes` row writes.
     fn fail_commit_after(&self, writes: usize);
+
+    /// How many rows the last successful `commit_scan` wrote (inserted,
+    /// updated or deleted), as the backend counts them.
+    fn last_commit_writes(&self) -> u64;
 }
 
 impl Harness for crate::MemoryStore {
     fn fail_commit_after(&self, writes: usize) {
         self.arm_failure(writes);
+    }
+
+    fn last_commit_writes(&self) -> u64 {
+        self.last_commit_writes()
     }
 }
 
@@ -51,12 +62,20 @@ impl Harness for crate::SqliteStore {
     fn fail_commit_after(&self, writes: usize) {
         self.arm_failure(writes);
     }
+
+    fn last_commit_writes(&self) -> u64 {
+        self.last_commit_writes()
+    }
 }
 
 #[cfg(feature = "postgres")]
 impl Harness for crate::PostgresStore {
     fn fail_commit_after(&self, writes: usize) {
         self.arm_failure(writes);
+    }
+
+    fn last_commit_writes(&self) -> u64 {
+        self.last_commit_writes()
     }
 }
 
@@ -87,6 +106,7 @@ pub const TESTS: &[&str] = &[
     "previous_violations_by_scope",
     "concurrent_shard_writers",
     "failed_commit_leaves_nothing",
+    "rescan_writes_only_what_changed",
     "pagination_without_gaps_or_repeats",
     "filters",
     "omni_search",
@@ -113,6 +133,7 @@ where
     previous_violations_by_scope(factory().await.harness()).await;
     concurrent_shard_writers(factory().await.harness()).await;
     failed_commit_leaves_nothing(factory().await.harness()).await;
+    rescan_writes_only_what_changed(factory().await.harness()).await;
     pagination_without_gaps_or_repeats(factory().await.harness()).await;
     filters(factory().await.harness()).await;
     omni_search(factory().await.harness()).await;
@@ -134,7 +155,8 @@ macro_rules! conformance_tests {
     ($factory:expr) => {
         $crate::conformance_tests!(@each $factory;
             round_trip, lifecycle_over_scans, partial_scan_keeps_failed_scopes, previous_violations_by_scope,
-            concurrent_shard_writers, failed_commit_leaves_nothing, pagination_without_gaps_or_repeats, filters,
+            concurrent_shard_writers, failed_commit_leaves_nothing, rescan_writes_only_what_changed,
+            pagination_without_gaps_or_repeats, filters,
             omni_search, asset_360, exceptions_crud, groups_crud, policy_catalogue, fix_records, compliance_trend,
             bad_input, sql_metacharacters_verbatim);
     };

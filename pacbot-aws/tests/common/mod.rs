@@ -1,0 +1,59 @@
+//! Shared by the moto tests: SDK configuration, a serialising lock, discovery.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use pacbot_aws::AwsConnector;
+use pacbot_core::{Discovered, discover_all};
+
+pub const ACCOUNT: &str = "123456789012";
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Tests share one moto: they take turns (each resets it).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// SDK configuration for moto (or a proxy in front of it).
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None, None, "test"))
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await
+}
+
+/// A connector for tests: fast retries and short time-outs.
+pub fn connector(conf: SdkConfig, regions: &[&str]) -> pacbot_aws::AwsConnectorBuilder {
+    AwsConnector::builder()
+        .sdk_config(conf)
+        .regions(regions.iter().copied())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(5))
+                .with_max_backoff(Duration::from_millis(20)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        )
+}
+
+pub async fn discover(c: &AwsConnector) -> Discovered {
+    discover_all(&[c]).await
+}

@@ -1,0 +1,157 @@
+//! What a commit does to the stored assets, worked out the same way by both
+//! database backends so that a rescan writes only what changed.
+//!
+//! The commit's assets are grouped by scope (provider, account, region,
+//! kind) and sorted by resource id; the backend reads the stored assets of
+//! each scope in the same order (their fingerprint, last-seen time, whether
+//! removed), and [`AssetPlan::merge`] walks both lists once:
+//!
+//! - not stored: **new** (inserted);
+//! - stored, with another fingerprint or marked removed: **changed** (rewritten);
+//! - stored and unchanged, in a scope the scan did not complete: **touched**
+//!   (only its last-seen time is written);
+//! - stored and unchanged, in a scope the scan completed: left alone — its
+//!   last-seen time is the scope's, which the commit records once;
+//! - stored, not seen, in a scope the scan completed, not removed and last
+//!   seen before the scan: **removed**.
+
+use std::collections::BTreeMap;
+
+use pacbot_core::{Asset, ScopeStatus};
+
+use crate::model::ScanCommit;
+use crate::validate::PreparedAsset;
+
+/// A stored asset, as the plan needs it. `K` is how the backend finds the row again.
+#[derive(Debug)]
+pub(crate) struct Known<K> {
+    pub resource_id: String,
+    pub handle: K,
+    /// The fingerprint of name, attributes and tags (0 when not known).
+    pub hash: i64,
+    /// The row's own last-seen time (microseconds).
+    pub last_seen: i64,
+    pub removed: bool,
+}
+
+/// One scope a commit touches: it has assets in it, or the coverage names it.
+#[derive(Debug)]
+pub(crate) struct ScopeWork<'a> {
+    pub provider: &'a str,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub kind: &'a str,
+    /// Whether the scan collected it completely (a failed or absent scope did not).
+    pub complete: bool,
+    /// The commit's assets in the scope (indices), by resource id.
+    pub assets: Vec<usize>,
+}
+
+/// The scopes of a commit, in key order.
+pub(crate) fn scopes(c: &ScanCommit) -> Vec<ScopeWork<'_>> {
+    type Map<'a> = BTreeMap<(&'a str, &'a str, &'a str, &'a str), ScopeWork<'a>>;
+    fn entry<'a, 'm>(out: &'m mut Map<'a>, p: &'a str, a: &'a str, r: &'a str, k: &'a str) -> &'m mut ScopeWork<'a> {
+        out.entry((p, a, r, k)).or_insert_with(|| ScopeWork {
+            provider: p,
+            account: a,
+            region: r,
+            kind: k,
+            complete: false,
+            assets: Vec::new(),
+        })
+    }
+    let mut out: Map<'_> = BTreeMap::new();
+    for (s, status) in c.coverage.scopes() {
+        entry(&mut out, &s.provider, &s.account, &s.region, s.kind.as_str()).complete =
+            *status == ScopeStatus::Complete;
+    }
+    for (i, a) in c.assets.iter().enumerate() {
+        entry(&mut out, &a.id.provider, &a.id.account, &a.id.region, a.id.kind.as_str()).assets.push(i);
+    }
+    let mut scopes: Vec<ScopeWork<'_>> = out.into_values().collect();
+    for s in &mut scopes {
+        s.assets.sort_unstable_by(|&x, &y| c.assets[x].id.resource_id.cmp(&c.assets[y].id.resource_id));
+    }
+    scopes
+}
+
+/// A stored asset a commit marks removed.
+#[derive(Debug)]
+pub(crate) struct Removed<K> {
+    /// The index of its scope.
+    pub scope: usize,
+    pub resource_id: String,
+    pub handle: K,
+    /// When it was last seen (microseconds): the row's time or its scope's,
+    /// which the row must now keep, as its scope moves on without it.
+    pub last_seen: i64,
+}
+
+/// What to write for the assets of a commit.
+#[derive(Debug)]
+pub(crate) struct AssetPlan<K> {
+    /// Assets to insert (indices into the commit's assets).
+    pub new: Vec<usize>,
+    /// Assets to rewrite, with their stored row.
+    pub changed: Vec<(usize, K)>,
+    /// Unchanged assets whose last-seen time must be written.
+    pub touched: Vec<(usize, K)>,
+    /// Stored assets to mark removed.
+    pub removed: Vec<Removed<K>>,
+}
+
+impl<K> Default for AssetPlan<K> {
+    fn default() -> Self {
+        Self { new: Vec::new(), changed: Vec::new(), touched: Vec::new(), removed: Vec::new() }
+    }
+}
+
+impl<K> AssetPlan<K> {
+    /// Adds the plan of one scope (`scopes[index]`), given its stored assets
+    /// by resource id and the time its last complete scan saw it (`None`: never).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn merge(
+        &mut self,
+        index: usize,
+        work: &ScopeWork<'_>,
+        assets: &[Asset],
+        prepared: &[PreparedAsset],
+        stored: Vec<Known<K>>,
+        scope_seen: Option<i64>,
+        at: i64,
+    ) {
+        let mut stored = stored.into_iter().peekable();
+        let unseen = |k: Known<K>, removed: &mut Vec<Removed<K>>| {
+            let last_seen = k.last_seen.max(scope_seen.unwrap_or(i64::MIN));
+            if work.complete && !k.removed && last_seen < at {
+                removed.push(Removed { scope: index, resource_id: k.resource_id, handle: k.handle, last_seen });
+            }
+        };
+        for &i in &work.assets {
+            let rid = assets[i].id.resource_id.as_str();
+            while let Some(k) = stored.next_if(|k| k.resource_id.as_str() < rid) {
+                unseen(k, &mut self.removed);
+            }
+            match stored.next_if(|k| k.resource_id == rid) {
+                None => self.new.push(i),
+                Some(k) if k.removed || k.hash != prepared[i].hash => self.changed.push((i, k.handle)),
+                Some(k) if !work.complete => self.touched.push((i, k.handle)),
+                Some(_) => {}
+            }
+        }
+        for k in stored {
+            unseen(k, &mut self.removed);
+        }
+    }
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl<K> AssetPlan<K> {
+    /// (new, changed, removed) as counts.
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
+        (count(self.new.len()), count(self.changed.len()), count(self.removed.len()))
+    }
+}

@@ -1,0 +1,121 @@
+//! Rescans: a scan that finds the estate mostly as it was writes only what
+//! changed, and every query still answers as if everything had been rewritten.
+
+use pacbot_core::{Asset, AssetId, Coverage, TransitionKind};
+
+use super::Harness;
+use super::fixtures::*;
+use crate::model::{AssetFilter, AssetQuery, AssetSort, PageRequest, ScanCounts, TagFilter};
+use crate::store::{Store, StoreExt};
+
+/// Buckets in the estate.
+const N: usize = 200;
+
+/// Bucket `i` as the first scan finds it: about 30 % fail versioning, 5 % are public.
+fn estate_bucket(i: usize) -> Asset {
+    let versioning = if i % 10 < 3 { "Suspended" } else { "Enabled" };
+    bucket("111", "eu-west-1", &format!("r{i:03}"), versioning, i.is_multiple_of(20))
+        .with_tag("Owner", format!("team-{}", i % 5))
+}
+
+fn bucket_id(i: usize) -> AssetId {
+    estate_bucket(i).id
+}
+
+async fn owned_by(store: &dyn Store, team: &str) -> Vec<String> {
+    let filter = AssetFilter { tags: vec![TagFilter::eq("Owner", team)], ..AssetFilter::default() };
+    store.all_assets(filter).await.unwrap().into_iter().map(|r| r.asset.id.resource_id).collect()
+}
+
+fn asset_counts(c: &ScanCounts) -> (u64, u64, u64, u64) {
+    (c.assets_new, c.assets_changed, c.assets_removed, c.violations_changed)
+}
+
+/// A rescan of an unchanged estate writes a handful of rows, however large
+/// the estate; a rescan where a few assets changed writes about as many rows
+/// as changed (the asset, its tags, its violations and their transitions);
+/// `still_open` is counted, not written to the history. Asset last-seen
+/// times, first-seen times, removal, violation history and tag filters read
+/// back as if every asset had been rewritten. A scan whose scope failed
+/// writes the last-seen time of the unchanged assets it did see.
+pub async fn rescan_writes_only_what_changed(store: &dyn Harness) {
+    let e = engine();
+    let s = scope("111", "eu-west-1", BUCKET);
+    let cov = || complete(std::slice::from_ref(&s));
+
+    let first = run_scan(store, &e, "s1", at(0), (0..N).map(estate_bucket).collect(), cov()).await;
+    assert_eq!(asset_counts(&first.record.counts).0, N as u64);
+    let full = store.last_commit_writes();
+    assert!(full >= N as u64, "the first scan writes every asset ({full} writes)");
+
+    // 1. Nothing changed.
+    let same = run_scan(store, &e, "s2", at(1), (0..N).map(estate_bucket).collect(), cov()).await;
+    assert_eq!(asset_counts(&same.record.counts), (0, 0, 0, 0), "an unchanged estate changes nothing");
+    assert_eq!(same.record.counts.transitions.get(&TransitionKind::StillOpen).copied(), Some(70));
+    let idle = store.last_commit_writes();
+    assert!(idle <= 8, "a rescan of an unchanged estate of {N} assets wrote {idle} rows");
+
+    // 2. A few changed: one fails, one is fixed, two are re-tagged, one is new, one is gone.
+    let mut assets: Vec<Asset> = (0..N - 1).map(estate_bucket).collect();
+    assets[3] = bucket("111", "eu-west-1", "r003", "Suspended", false).with_tag("Owner", "team-3");
+    assets[1] = bucket("111", "eu-west-1", "r001", "Enabled", false).with_tag("Owner", "team-1");
+    assets[5] = estate_bucket(5).with_tag("Owner", "new-team");
+    assets[6] = estate_bucket(6).with_tag("Owner", "new-team");
+    assets.push(estate_bucket(N)); // new: fails versioning and is public
+    let some = run_scan(store, &e, "s3", at(2), assets, cov()).await;
+    assert_eq!(
+        asset_counts(&some.record.counts),
+        (1, 4, 1, 4),
+        "(new, changed, removed, violations changed): r003 opened, r001 closed, r200's two opened"
+    );
+    let writes = store.last_commit_writes();
+    let bound = idle + 3 * (1 + 4) + 1 + 2 * 4;
+    assert!(writes <= bound, "a rescan with 6 assets changed wrote {writes} rows (at most {bound} expected)");
+
+    // Everything reads back as if every asset had been rewritten.
+    let unchanged = store.asset(&bucket_id(50)).await.unwrap();
+    assert_eq!((unchanged.asset.first_seen, unchanged.asset.last_seen), (Some(kept(at(0))), Some(kept(at(2)))));
+    let retagged = store.asset_360(&bucket_id(5)).await.unwrap();
+    assert_eq!(retagged.asset.asset.tag("Owner"), Some("new-team"));
+    assert_eq!(retagged.asset.asset.last_seen, Some(kept(at(2))));
+    let gone = store.asset(&bucket_id(N - 1)).await.unwrap();
+    assert_eq!(gone.removed_at, Some(kept(at(2))));
+    assert_eq!(gone.asset.last_seen, Some(kept(at(1))), "last seen by the scan before");
+    let kinds = |v: &pacbot_core::Violation, h: &[crate::model::HistoryEntry]| -> Vec<TransitionKind> {
+        h.iter().filter(|e| e.transition.key == v.key).map(|e| e.transition.kind).collect()
+    };
+    let still = store.asset_360(&bucket_id(0)).await.unwrap();
+    assert_eq!(still.violations.len(), 2);
+    for v in &still.violations {
+        assert_eq!(kinds(v, &still.history), vec![TransitionKind::Opened], "open for three scans: one entry");
+    }
+    let fixed = store.asset_360(&bucket_id(1)).await.unwrap();
+    assert_eq!(kinds(&fixed.violations[0], &fixed.history), vec![TransitionKind::Opened, TransitionKind::ClosedFixed]);
+    let mut new_team = owned_by(store, "new-team").await;
+    new_team.sort();
+    assert_eq!(new_team, vec!["r005", "r006"]);
+    let team0 = owned_by(store, "team-0").await;
+    assert_eq!(team0.len(), N / 5 - 1 + 1, "r005 left team-0, r200 joined it, r195 stayed");
+    assert!(!team0.contains(&"r005".to_owned()));
+    let by_last_seen = store
+        .assets(&AssetQuery {
+            filter: AssetFilter { include_removed: true, ..AssetFilter::default() },
+            sort: AssetSort::LastSeen,
+            page: PageRequest::first(2),
+            ..AssetQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_last_seen.items[0].asset.id, bucket_id(N - 1), "sorting by last seen uses the derived time");
+
+    // 3. The scope failed, three unchanged assets were seen: only their last-seen times are written.
+    let mut failed = Coverage::new();
+    failed.fail(s.clone(), "throttled");
+    let partial = run_scan(store, &e, "s4", at(3), (10..13).map(estate_bucket).collect(), failed).await;
+    assert_eq!(asset_counts(&partial.record.counts), (0, 0, 0, 0));
+    let writes = store.last_commit_writes();
+    assert!(writes <= idle + 3, "a partial scan seeing 3 unchanged assets wrote {writes} rows");
+    assert_eq!(store.asset(&bucket_id(10)).await.unwrap().asset.last_seen, Some(kept(at(3))));
+    assert_eq!(store.asset(&bucket_id(50)).await.unwrap().asset.last_seen, Some(kept(at(2))));
+    assert_eq!(store.all_assets(AssetFilter::default()).await.unwrap().len(), N, "a failed scope removes nothing");
+}
