@@ -79,7 +79,9 @@ pub(crate) fn scopes(c: &ScanCommit) -> Vec<ScopeWork<'_>> {
 #[derive(Debug)]
 pub(crate) struct Removed<K> {
     /// The index of its scope.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub scope: usize,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub resource_id: String,
     pub handle: K,
     /// When it was last seen (microseconds): the row's time or its scope's,

@@ -3,7 +3,7 @@
 //! consistency of a scan commit. They also truncate times to the
 //! microsecond and serialize documents once, for the backend to store.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use pacbot_core::{
     AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
@@ -86,7 +86,12 @@ fn has_nul(json: &str) -> bool {
 
 /// An asset id: provider, kind and resource id non-empty; account and region may be empty.
 pub(crate) fn asset_id(a: &AssetId, what: &str) -> Result<()> {
-    let at = |part: &str| format!("{part} of {what}");
+    asset_id_of(a, || what.to_owned())
+}
+
+/// [`asset_id`], naming the asset only when it is wrong.
+fn asset_id_of(a: &AssetId, what: impl Fn() -> String) -> Result<()> {
+    let at = |part: &str| format!("{part} of {}", what());
     id(&a.provider, || at("provider"))?;
     id_or_empty(&a.account, || at("account"))?;
     id_or_empty(&a.region, || at("region"))?;
@@ -102,10 +107,10 @@ fn scope(s: &CoverageScope) -> Result<()> {
     id(s.kind.as_str(), || what("kind"))
 }
 
-fn violation_key(k: &ViolationKey, what: &str) -> Result<()> {
-    id(&k.policy_id, || format!("policy id of {what}"))?;
-    id(&k.rule_id, || format!("rule id of {what}"))?;
-    asset_id(&k.asset, what)
+fn violation_key(k: &ViolationKey, what: impl Fn() -> String) -> Result<()> {
+    id(&k.policy_id, || format!("policy id of {}", what()))?;
+    id(&k.rule_id, || format!("rule id of {}", what()))?;
+    asset_id_of(&k.asset, what)
 }
 
 /// The serialized parts of an asset.
@@ -125,21 +130,24 @@ pub(crate) struct PreparedAsset {
 /// Checks an asset and serializes its attributes and tags.
 pub(crate) fn asset(a: &pacbot_core::Asset) -> Result<PreparedAsset> {
     let label = || format!("asset `{}`", short(&a.id.to_string()));
-    asset_id(&a.id, &label())?;
+    asset_id_of(&a.id, label)?;
     if let Some(name) = &a.name {
         text(name, || format!("name of {}", label()))?;
     }
     let attributes = to_json(&a.attributes, || format!("attributes of {}", label()))?;
     let tags_json = to_json(&a.tags, || format!("tags of {}", label()))?;
-    let map: BTreeMap<String, String> = serde_json::from_str(&tags_json)
-        .map_err(|e| StoreError::invalid(format!("tags of {}", label()), e.to_string()))?;
-    for (k, v) in &map {
+    // Sorted by key, as `Tags` iterates.
+    let tags: Vec<(String, String)> = a.tags.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    if tags.len() != a.tags.len() {
+        return Err(StoreError::invalid(format!("tags of {}", label()), "a tag value is not a string"));
+    }
+    for (k, v) in &tags {
         id_or_empty(k, || format!("tag key `{}` of {}", short(k), label()))?;
         text(v, || format!("tag `{}` of {}", short(k), label()))?;
     }
     let name = a.name.as_deref().map_or(&[0xff_u8][..], str::as_bytes);
     let hash = fingerprint(&[name, attributes.as_bytes(), tags_json.as_bytes()]);
-    Ok(PreparedAsset { attributes, tags_json, tags: map.into_iter().collect(), hash })
+    Ok(PreparedAsset { attributes, tags_json, tags, hash })
 }
 
 /// A commit, checked and serialized.
@@ -180,35 +188,37 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         id(&r.policy_id, || "policy id of a rule result".to_owned())?;
         id(&r.rule_id, || format!("rule id of a result of policy `{}`", short(&r.policy_id)))?;
     }
+    for v in &mut c.violations {
+        v.created_at = trunc(v.created_at);
+        v.modified_at = trunc(v.modified_at);
+        v.closed_at = v.closed_at.map(trunc);
+    }
     let mut keys = HashSet::with_capacity(c.violations.len());
     let mut details = Vec::with_capacity(c.violations.len());
     let mut violation_hashes = Vec::with_capacity(c.violations.len());
-    for v in &mut c.violations {
-        let label = format!("violation `{}`", short(&v.key.to_string()));
-        violation_key(&v.key, &label)?;
-        text(&v.reason, || format!("reason of {label}"))?;
+    for v in &c.violations {
+        let label = || format!("violation `{}`", short(&v.key.to_string()));
+        violation_key(&v.key, label)?;
+        text(&v.reason, || format!("reason of {}", label()))?;
         if let Some(e) = &v.exception_id {
-            id(e, || format!("exception id of {label}"))?;
+            id(e, || format!("exception id of {}", label()))?;
         }
         details.push(if v.details.is_null() {
             None
         } else {
-            Some(to_json(&v.details, || format!("details of {label}"))?)
+            Some(to_json(&v.details, || format!("details of {}", label()))?)
         });
-        v.created_at = trunc(v.created_at);
-        v.modified_at = trunc(v.modified_at);
-        v.closed_at = v.closed_at.map(trunc);
-        if !keys.insert(v.key.clone()) {
-            return Err(StoreError::invalid(label, "it appears twice in the scan"));
+        if !keys.insert(&v.key) {
+            return Err(StoreError::invalid(label(), "it appears twice in the scan"));
         }
         violation_hashes.push(violation_fingerprint(v, details.last().and_then(Option::as_deref)));
     }
     for t in &mut c.transitions {
-        let label = format!("transition of violation `{}`", short(&t.key.to_string()));
+        let label = || format!("transition of violation `{}`", short(&t.key.to_string()));
         if !keys.contains(&t.key) {
-            return Err(StoreError::invalid(label, "the scan commits no violation with this key"));
+            return Err(StoreError::invalid(label(), "the scan commits no violation with this key"));
         }
-        text(&t.reason, || format!("reason of {label}"))?;
+        text(&t.reason, || format!("reason of {}", label()))?;
         t.at = trunc(t.at);
     }
     let mut snapshots = Vec::with_capacity(c.snapshots.len());
@@ -385,7 +395,7 @@ pub(crate) fn violation_filter(f: &ViolationFilter) -> Result<()> {
 
 /// Checks a violation key used to look up history.
 pub(crate) fn key(k: &ViolationKey) -> Result<()> {
-    violation_key(k, "violation key")
+    violation_key(k, || "violation key".to_owned())
 }
 
 /// Checks the strings of an auto-fix filter.
