@@ -6,10 +6,10 @@
 use std::collections::HashSet;
 
 use pacbot_core::{
-    AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
+    Asset, AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
 };
 
-use crate::codec::{enum_name, fingerprint, micros, severity_rank, trunc};
+use crate::codec::{Fingerprint, enum_name, fingerprint, micros, severity_rank, trunc};
 use crate::error::{Result, StoreError, short};
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_PAGE, MAX_SEARCH_BYTES, MAX_TEXT_BYTES};
 use crate::model::{
@@ -113,49 +113,88 @@ fn violation_key(k: &ViolationKey, what: impl Fn() -> String) -> Result<()> {
     asset_id_of(&k.asset, what)
 }
 
-/// The serialized parts of an asset.
-#[derive(Debug)]
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-pub(crate) struct PreparedAsset {
-    /// `attributes` as JSON.
-    pub attributes: String,
-    /// `tags` as JSON.
-    pub tags_json: String,
-    /// The tags as (key, value) pairs, sorted by key.
-    pub tags: Vec<(String, String)>,
-    /// The fingerprint of the name, attributes and tags: equal when they are.
-    pub hash: i64,
-}
-
-/// Checks an asset and serializes its attributes and tags.
-pub(crate) fn asset(a: &pacbot_core::Asset) -> Result<PreparedAsset> {
+/// Checks an asset's identity, name and tags (cheap: nothing is
+/// serialized). Its documents are checked by [`asset_doc`] when written.
+pub(crate) fn asset(a: &Asset) -> Result<()> {
     let label = || format!("asset `{}`", short(&a.id.to_string()));
     asset_id_of(&a.id, label)?;
     if let Some(name) = &a.name {
         text(name, || format!("name of {}", label()))?;
     }
-    let attributes = to_json(&a.attributes, || format!("attributes of {}", label()))?;
-    let tags_json = to_json(&a.tags, || format!("tags of {}", label()))?;
-    // Sorted by key, as `Tags` iterates.
-    let tags: Vec<(String, String)> = a.tags.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-    if tags.len() != a.tags.len() {
-        return Err(StoreError::invalid(format!("tags of {}", label()), "a tag value is not a string"));
-    }
-    for (k, v) in &tags {
+    let mut n = 0;
+    for (k, v) in a.tags.iter() {
         id_or_empty(k, || format!("tag key `{}` of {}", short(k), label()))?;
         text(v, || format!("tag `{}` of {}", short(k), label()))?;
+        n += 1;
     }
-    let name = a.name.as_deref().map_or(&[0xff_u8][..], str::as_bytes);
-    let hash = fingerprint(&[name, attributes.as_bytes(), tags_json.as_bytes()]);
-    Ok(PreparedAsset { attributes, tags_json, tags, hash })
+    if n != a.tags.len() {
+        return Err(StoreError::invalid(format!("tags of {}", label()), "a tag value is not a string"));
+    }
+    Ok(())
+}
+
+/// An asset's documents, serialized and checked, for a row the store writes.
+#[derive(Debug)]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) struct AssetDoc {
+    /// `attributes` as JSON.
+    pub attributes: String,
+    /// `tags` as JSON.
+    pub tags_json: String,
+    /// [`asset_fingerprint`] of the asset.
+    pub hash: i64,
+}
+
+/// Serializes and checks an asset's attributes and tags (size, NUL
+/// characters). Only assets a commit writes need it: an asset whose
+/// fingerprint equals a stored one's has the documents of a row that passed
+/// these checks.
+pub(crate) fn asset_doc(a: &Asset) -> Result<AssetDoc> {
+    let label = || format!("asset `{}`", short(&a.id.to_string()));
+    let attributes = to_json(&a.attributes, || format!("attributes of {}", label()))?;
+    let tags_json = to_json(&a.tags, || format!("tags of {}", label()))?;
+    let mut f = Fingerprint::new();
+    name_part(&mut f, a).raw(attributes.as_bytes()).raw(&[0xff]).raw(tags_json.as_bytes());
+    Ok(AssetDoc { hash: f.finish(), attributes, tags_json })
+}
+
+fn name_part<'f>(f: &'f mut Fingerprint, a: &Asset) -> &'f mut Fingerprint {
+    match &a.name {
+        Some(name) => f.raw(&[1]).part(name.as_bytes()),
+        None => f.raw(&[0]),
+    }
+}
+
+/// The fingerprint of an asset's name, attributes and tags — equal when
+/// they are — the same as [`asset_doc`]'s, computed over the documents
+/// serialized into `buf` (cleared first; reused from asset to asset, it
+/// saves an allocation each). 0 (matching nothing) when they cannot be serialized.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn asset_fingerprint(a: &Asset, buf: &mut Vec<u8>) -> i64 {
+    buf.clear();
+    match &a.name {
+        Some(name) => {
+            buf.push(1);
+            buf.extend_from_slice(&(name.len() as u64).to_le_bytes());
+            buf.extend_from_slice(name.as_bytes());
+        }
+        None => buf.push(0),
+    }
+    if serde_json::to_writer(&mut *buf, &a.attributes).is_err() {
+        return 0;
+    }
+    // JSON text never holds the byte 0xff: it separates the two documents.
+    buf.push(0xff);
+    if serde_json::to_writer(&mut *buf, &a.tags).is_err() {
+        return 0;
+    }
+    Fingerprint::new().raw(buf).finish()
 }
 
 /// A commit, checked and serialized.
 #[derive(Debug)]
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) struct PreparedCommit {
-    /// One per asset, in order.
-    pub assets: Vec<PreparedAsset>,
     /// One per violation: the details as JSON, `None` when null.
     pub details: Vec<Option<String>>,
     /// One per violation: the fingerprint of its state (every field but the key).
@@ -168,7 +207,6 @@ pub(crate) struct PreparedCommit {
 pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
     c.finished_at = trunc(c.finished_at);
     let mut seen = HashSet::with_capacity(c.assets.len());
-    let mut assets = Vec::with_capacity(c.assets.len());
     for a in &c.assets {
         if !seen.insert(&a.id) {
             return Err(StoreError::invalid(
@@ -176,7 +214,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
                 "it appears twice in the scan",
             ));
         }
-        assets.push(asset(a)?);
+        asset(a)?;
     }
     for (s, status) in c.coverage.scopes() {
         scope(s)?;
@@ -229,7 +267,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         }
         snapshots.push(to_json(r, label)?);
     }
-    Ok(PreparedCommit { assets, details, violation_hashes, snapshots })
+    Ok(PreparedCommit { details, violation_hashes, snapshots })
 }
 
 /// The fingerprint of a violation's state: equal when every field but the key is.

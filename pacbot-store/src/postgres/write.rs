@@ -19,7 +19,7 @@ use crate::model::{
     AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
 };
 use crate::summary::{FailPoint, WriteBudget, Written, summarize};
-use crate::validate::PreparedCommit;
+use crate::validate::{self, PreparedCommit};
 
 pub(super) async fn begin_scan(tx: &Tx<'_>, start: &ScanStart) -> Result<ScanRecord> {
     let stmt = tx
@@ -142,7 +142,7 @@ pub(super) async fn commit_scan(
                 removed: r.try_get(3)?,
             });
         }
-        plan.merge(i, w, &c.assets, &prepared.assets, stored, seen, at.timestamp_micros());
+        plan.merge(i, w, &c.assets, stored, seen, at.timestamp_micros());
     }
     let mut copy = start_copy(
         tx,
@@ -153,7 +153,8 @@ pub(super) async fn commit_scan(
     .await?;
     for i in plan.new.iter().copied().chain(plan.changed.iter().map(|(i, ())| *i)) {
         budget.tick()?;
-        let (a, p) = (&c.assets[i], &prepared.assets[i]);
+        let a = &c.assets[i];
+        let p = validate::asset_doc(a)?;
         let id = &a.id;
         let row: [&(dyn ToSql + Sync); 9] = [
             &id.provider,

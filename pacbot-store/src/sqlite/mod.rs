@@ -200,17 +200,33 @@ impl SqliteStore {
     /// reader or writer). A checkpoint that fails or cannot finish leaves
     /// its work to the next; committed data is in the WAL either way.
     fn checkpoint_later(&self) {
-        let Some(path) = self.inner.path.clone() else { return };
+        if self.inner.path.is_none() {
+            return;
+        }
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let Ok(mut slot) = inner.checkpointer.try_lock() else { return };
-            if slot.is_none() {
-                *slot = Connection::open(&path).ok().filter(|c| configure(c).is_ok());
-            }
-            if let Some(c) = slot.as_ref() {
-                let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            if let Ok(mut slot) = inner.checkpointer.try_lock() {
+                let _ = checkpoint(&inner, &mut slot);
             }
         });
+    }
+
+    /// Copies the write-ahead log into the database file now, waiting for a
+    /// checkpoint under way. Stores do it by themselves after each write, in
+    /// the background; this is for a caller that wants it done (before a
+    /// backup of the file, or a benchmark's next measurement).
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.inner.path.is_none() {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut slot = lock(&inner.checkpointer)?;
+            checkpoint(&inner, &mut slot)
+        })
+        .await
+        .map_err(join_error)?
+        .map_err(|e| e.during("checkpointing"))
     }
 
     /// Runs `f` with a read connection (the writer for `:memory:`) on the
@@ -251,6 +267,20 @@ impl SqliteStore {
         .map_err(join_error)?
         .map_err(|e| e.during(op))
     }
+}
+
+/// A passive checkpoint on the checkpointing connection, opened on first use.
+fn checkpoint(inner: &Inner, slot: &mut Option<Connection>) -> Result<()> {
+    let Some(path) = &inner.path else { return Ok(()) };
+    if slot.is_none() {
+        let c = Connection::open(path)?;
+        configure(&c)?;
+        *slot = Some(c);
+    }
+    if let Some(c) = slot.as_ref() {
+        c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+    }
+    Ok(())
 }
 
 fn join_error(e: tokio::task::JoinError) -> StoreError {
