@@ -3,6 +3,8 @@
 // Each benchmark uses a part of these helpers.
 #![allow(dead_code)]
 
+pub mod estate;
+
 /// A 64-bit linear congruential generator (Knuth's MMIX constants): small,
 /// deterministic, good enough to mix misconfigurations.
 pub struct Lcg(pub u64);

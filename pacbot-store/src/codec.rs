@@ -69,18 +69,43 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
-/// A stable 64-bit fingerprint (XXH3) of some parts, each length-prefixed so
-/// that moving bytes from one part to the next changes it. Never 0: stores
+/// A stable 64-bit fingerprint (XXH3) built part by part. Never 0: stores
 /// keep 0 for "not known" (rows written before fingerprints existed), which
-/// then differs from any content.
+/// then matches no content.
+pub(crate) struct Fingerprint(xxhash_rust::xxh3::Xxh3Default);
+
+impl Fingerprint {
+    pub(crate) fn new() -> Self {
+        Self(xxhash_rust::xxh3::Xxh3Default::new())
+    }
+
+    /// Adds a part with its length first, so that moving bytes from one
+    /// part to the next changes the fingerprint.
+    pub(crate) fn part(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    /// Adds bytes as they are (a JSON document delimits itself).
+    pub(crate) fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update(bytes);
+        self
+    }
+
+    pub(crate) fn finish(&self) -> i64 {
+        match self.0.digest() {
+            0 => 1,
+            d => i64::from_ne_bytes(d.to_ne_bytes()),
+        }
+    }
+}
+
+/// The fingerprint of some parts (each length-prefixed).
 pub(crate) fn fingerprint(parts: &[&[u8]]) -> i64 {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    let mut f = Fingerprint::new();
     for p in parts {
-        h.update(&(p.len() as u64).to_le_bytes());
-        h.update(p);
+        f.part(p);
     }
-    match h.digest() {
-        0 => 1,
-        d => i64::from_ne_bytes(d.to_ne_bytes()),
-    }
+    f.finish()
 }

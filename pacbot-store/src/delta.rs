@@ -15,12 +15,12 @@
 //! - stored, not seen, in a scope the scan completed, not removed and last
 //!   seen before the scan: **removed**.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use pacbot_core::{Asset, ScopeStatus};
 
 use crate::model::ScanCommit;
-use crate::validate::PreparedAsset;
+use crate::validate::asset_fingerprint;
 
 /// A stored asset, as the plan needs it. `K` is how the backend finds the row again.
 #[derive(Debug)]
@@ -49,26 +49,31 @@ pub(crate) struct ScopeWork<'a> {
 
 /// The scopes of a commit, in key order.
 pub(crate) fn scopes(c: &ScanCommit) -> Vec<ScopeWork<'_>> {
-    type Map<'a> = BTreeMap<(&'a str, &'a str, &'a str, &'a str), ScopeWork<'a>>;
-    fn entry<'a, 'm>(out: &'m mut Map<'a>, p: &'a str, a: &'a str, r: &'a str, k: &'a str) -> &'m mut ScopeWork<'a> {
-        out.entry((p, a, r, k)).or_insert_with(|| ScopeWork {
-            provider: p,
-            account: a,
-            region: r,
-            kind: k,
+    type Key<'a> = (&'a str, &'a str, &'a str, &'a str);
+    type Map<'a> = HashMap<Key<'a>, ScopeWork<'a>>;
+    fn entry<'a, 'm>(map: &'m mut Map<'a>, key: Key<'a>) -> &'m mut ScopeWork<'a> {
+        let (provider, account, region, kind) = key;
+        map.entry(key).or_insert_with(|| ScopeWork {
+            provider,
+            account,
+            region,
+            kind,
             complete: false,
             assets: Vec::new(),
         })
     }
-    let mut out: Map<'_> = BTreeMap::new();
+    let mut by_scope: Map<'_> = HashMap::new();
+    for (i, a) in c.assets.iter().enumerate() {
+        entry(&mut by_scope, (&a.id.provider, &a.id.account, &a.id.region, a.id.kind.as_str())).assets.push(i);
+    }
     for (s, status) in c.coverage.scopes() {
-        entry(&mut out, &s.provider, &s.account, &s.region, s.kind.as_str()).complete =
+        entry(&mut by_scope, (&s.provider, &s.account, &s.region, s.kind.as_str())).complete =
             *status == ScopeStatus::Complete;
     }
-    for (i, a) in c.assets.iter().enumerate() {
-        entry(&mut out, &a.id.provider, &a.id.account, &a.id.region, a.id.kind.as_str()).assets.push(i);
-    }
-    let mut scopes: Vec<ScopeWork<'_>> = out.into_values().collect();
+    let mut scopes: Vec<ScopeWork<'_>> = by_scope.into_values().collect();
+    scopes.sort_unstable_by(|x, y| {
+        (x.provider, x.account, x.region, x.kind).cmp(&(y.provider, y.account, y.region, y.kind))
+    });
     for s in &mut scopes {
         s.assets.sort_unstable_by(|&x, &y| c.assets[x].id.resource_id.cmp(&c.assets[y].id.resource_id));
     }
@@ -79,7 +84,9 @@ pub(crate) fn scopes(c: &ScanCommit) -> Vec<ScopeWork<'_>> {
 #[derive(Debug)]
 pub(crate) struct Removed<K> {
     /// The index of its scope.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub scope: usize,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub resource_id: String,
     pub handle: K,
     /// When it was last seen (microseconds): the row's time or its scope's,
@@ -108,19 +115,19 @@ impl<K> Default for AssetPlan<K> {
 
 impl<K> AssetPlan<K> {
     /// Adds the plan of one scope (`scopes[index]`), given its stored assets
-    /// by resource id and the time its last complete scan saw it (`None`: never).
-    #[allow(clippy::too_many_arguments)]
+    /// by resource id and the time its last complete scan saw it (`None`:
+    /// never). Only assets stored before are fingerprinted.
     pub(crate) fn merge(
         &mut self,
         index: usize,
         work: &ScopeWork<'_>,
         assets: &[Asset],
-        prepared: &[PreparedAsset],
         stored: Vec<Known<K>>,
         scope_seen: Option<i64>,
         at: i64,
     ) {
         let mut stored = stored.into_iter().peekable();
+        let mut buf = Vec::new();
         let unseen = |k: Known<K>, removed: &mut Vec<Removed<K>>| {
             let last_seen = k.last_seen.max(scope_seen.unwrap_or(i64::MIN));
             if work.complete && !k.removed && last_seen < at {
@@ -134,7 +141,10 @@ impl<K> AssetPlan<K> {
             }
             match stored.next_if(|k| k.resource_id == rid) {
                 None => self.new.push(i),
-                Some(k) if k.removed || k.hash != prepared[i].hash => self.changed.push((i, k.handle)),
+                // A stored fingerprint of 0 is not known (a row of an older schema).
+                Some(k) if k.removed || k.hash == 0 || k.hash != asset_fingerprint(&assets[i], &mut buf) => {
+                    self.changed.push((i, k.handle));
+                }
                 Some(k) if !work.complete => self.touched.push((i, k.handle)),
                 Some(_) => {}
             }

@@ -66,6 +66,29 @@
 //! speed and exact transaction control matter more here than using one
 //! crate for every backend.
 //!
+//! # How a commit is written
+//!
+//! SQLite: one `BEGIN IMMEDIATE` transaction on the writer connection; the
+//! stored assets of each scope are read in key order and compared with the
+//! commit's (see *Rescans write only what changed*); new assets are inserted
+//! in key order while a helper thread serializes the next ones' documents;
+//! violations are looked up by key and written only when their fingerprint
+//! changed. The database runs in WAL mode with `synchronous = NORMAL`: a
+//! commit is atomic and survives a crash of the process (a kill -9 in the
+//! middle of a commit leaves the previous state, which `tests/sqlite_crash.rs`
+//! checks); a power loss may lose the last commits, never corrupt the
+//! database. The WAL is checkpointed by another connection after each write,
+//! not inside the committing call ([`SqliteStore::checkpoint`] waits for it),
+//! and the writer keeps a page cache of up to 256 MiB for the indexes a large
+//! commit updates.
+//!
+//! PostgreSQL: per-shard advisory locks, then the same comparison (stored
+//! fingerprints read scope by scope), and only new and changed rows streamed
+//! with binary `COPY` into temporary staging tables and merged set-wise
+//! (`INSERT … SELECT … ON CONFLICT`); unchanged assets seen outside a
+//! completed scope and removed ones are updated from arrays (`unnest`). A
+//! commit that grows a table by more than a tenth refreshes its statistics.
+//!
 //! # Schema and migrations
 //!
 //! Each database backend keeps a schema version (SQLite: `PRAGMA

@@ -181,7 +181,7 @@ impl Store for MemoryStore {
     }
 
     async fn commit_scan(&self, mut commit: ScanCommit) -> Result<ScanRecord> {
-        let prepared = validate::commit(&mut commit)?;
+        validate::commit(&mut commit)?;
         let mut st = self.write()?;
         let at = running(&st, commit.scan)?.started_at;
         let mut budget = WriteBudget::new(self.fail.take());
@@ -192,11 +192,12 @@ impl Store for MemoryStore {
             commit.coverage.scopes().filter(|(_, s)| **s == ScopeStatus::Complete).map(|(s, _)| s.clone()).collect();
         let mut staged_assets = Vec::with_capacity(commit.assets.len());
         let (mut new, mut changed) = (0u64, 0u64);
-        for (a, p) in commit.assets.iter().zip(prepared.assets) {
+        for a in &commit.assets {
             let first_seen = match st.assets.get(&a.id) {
                 Some(old) => {
                     let o = &old.record.asset;
                     if old.record.is_removed() || o.name != a.name || o.attributes != a.attributes || o.tags != a.tags {
+                        validate::asset_doc(a)?;
                         budget.tick()?;
                         changed += 1;
                     } else if !complete.contains(&a.id.scope()) {
@@ -205,6 +206,7 @@ impl Store for MemoryStore {
                     o.first_seen.unwrap_or(at)
                 }
                 None => {
+                    validate::asset_doc(a)?;
                     budget.tick()?;
                     new += 1;
                     at
@@ -213,7 +215,8 @@ impl Store for MemoryStore {
             let mut asset = a.clone();
             asset.first_seen = Some(first_seen);
             asset.last_seen = Some(at);
-            staged_assets.push(Stored { record: AssetRecord { asset, removed_at: None }, tags: p.tags });
+            let tags = a.tags.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            staged_assets.push(Stored { record: AssetRecord { asset, removed_at: None }, tags });
         }
         let seen: HashSet<&AssetId> = commit.assets.iter().map(|a| &a.id).collect();
         let mut removed = Vec::new();

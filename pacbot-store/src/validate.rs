@@ -3,13 +3,13 @@
 //! consistency of a scan commit. They also truncate times to the
 //! microsecond and serialize documents once, for the backend to store.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use pacbot_core::{
-    AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
+    Asset, AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
 };
 
-use crate::codec::{enum_name, fingerprint, micros, severity_rank, trunc};
+use crate::codec::{Fingerprint, enum_name, fingerprint, micros, severity_rank, trunc};
 use crate::error::{Result, StoreError, short};
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_PAGE, MAX_SEARCH_BYTES, MAX_TEXT_BYTES};
 use crate::model::{
@@ -86,7 +86,12 @@ fn has_nul(json: &str) -> bool {
 
 /// An asset id: provider, kind and resource id non-empty; account and region may be empty.
 pub(crate) fn asset_id(a: &AssetId, what: &str) -> Result<()> {
-    let at = |part: &str| format!("{part} of {what}");
+    asset_id_of(a, || what.to_owned())
+}
+
+/// [`asset_id`], naming the asset only when it is wrong.
+fn asset_id_of(a: &AssetId, what: impl Fn() -> String) -> Result<()> {
+    let at = |part: &str| format!("{part} of {}", what());
     id(&a.provider, || at("provider"))?;
     id_or_empty(&a.account, || at("account"))?;
     id_or_empty(&a.region, || at("region"))?;
@@ -102,52 +107,94 @@ fn scope(s: &CoverageScope) -> Result<()> {
     id(s.kind.as_str(), || what("kind"))
 }
 
-fn violation_key(k: &ViolationKey, what: &str) -> Result<()> {
-    id(&k.policy_id, || format!("policy id of {what}"))?;
-    id(&k.rule_id, || format!("rule id of {what}"))?;
-    asset_id(&k.asset, what)
+fn violation_key(k: &ViolationKey, what: impl Fn() -> String) -> Result<()> {
+    id(&k.policy_id, || format!("policy id of {}", what()))?;
+    id(&k.rule_id, || format!("rule id of {}", what()))?;
+    asset_id_of(&k.asset, what)
 }
 
-/// The serialized parts of an asset.
+/// Checks an asset's identity, name and tags (cheap: nothing is
+/// serialized). Its documents are checked by [`asset_doc`] when written.
+pub(crate) fn asset(a: &Asset) -> Result<()> {
+    let label = || format!("asset `{}`", short(&a.id.to_string()));
+    asset_id_of(&a.id, label)?;
+    if let Some(name) = &a.name {
+        text(name, || format!("name of {}", label()))?;
+    }
+    let mut n = 0;
+    for (k, v) in a.tags.iter() {
+        id_or_empty(k, || format!("tag key `{}` of {}", short(k), label()))?;
+        text(v, || format!("tag `{}` of {}", short(k), label()))?;
+        n += 1;
+    }
+    if n != a.tags.len() {
+        return Err(StoreError::invalid(format!("tags of {}", label()), "a tag value is not a string"));
+    }
+    Ok(())
+}
+
+/// An asset's documents, serialized and checked, for a row the store writes.
 #[derive(Debug)]
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-pub(crate) struct PreparedAsset {
+pub(crate) struct AssetDoc {
     /// `attributes` as JSON.
     pub attributes: String,
     /// `tags` as JSON.
     pub tags_json: String,
-    /// The tags as (key, value) pairs, sorted by key.
-    pub tags: Vec<(String, String)>,
-    /// The fingerprint of the name, attributes and tags: equal when they are.
+    /// [`asset_fingerprint`] of the asset.
     pub hash: i64,
 }
 
-/// Checks an asset and serializes its attributes and tags.
-pub(crate) fn asset(a: &pacbot_core::Asset) -> Result<PreparedAsset> {
+/// Serializes and checks an asset's attributes and tags (size, NUL
+/// characters). Only assets a commit writes need it: an asset whose
+/// fingerprint equals a stored one's has the documents of a row that passed
+/// these checks.
+pub(crate) fn asset_doc(a: &Asset) -> Result<AssetDoc> {
     let label = || format!("asset `{}`", short(&a.id.to_string()));
-    asset_id(&a.id, &label())?;
-    if let Some(name) = &a.name {
-        text(name, || format!("name of {}", label()))?;
-    }
     let attributes = to_json(&a.attributes, || format!("attributes of {}", label()))?;
     let tags_json = to_json(&a.tags, || format!("tags of {}", label()))?;
-    let map: BTreeMap<String, String> = serde_json::from_str(&tags_json)
-        .map_err(|e| StoreError::invalid(format!("tags of {}", label()), e.to_string()))?;
-    for (k, v) in &map {
-        id_or_empty(k, || format!("tag key `{}` of {}", short(k), label()))?;
-        text(v, || format!("tag `{}` of {}", short(k), label()))?;
+    let mut f = Fingerprint::new();
+    name_part(&mut f, a).raw(attributes.as_bytes()).raw(&[0xff]).raw(tags_json.as_bytes());
+    Ok(AssetDoc { hash: f.finish(), attributes, tags_json })
+}
+
+fn name_part<'f>(f: &'f mut Fingerprint, a: &Asset) -> &'f mut Fingerprint {
+    match &a.name {
+        Some(name) => f.raw(&[1]).part(name.as_bytes()),
+        None => f.raw(&[0]),
     }
-    let name = a.name.as_deref().map_or(&[0xff_u8][..], str::as_bytes);
-    let hash = fingerprint(&[name, attributes.as_bytes(), tags_json.as_bytes()]);
-    Ok(PreparedAsset { attributes, tags_json, tags: map.into_iter().collect(), hash })
+}
+
+/// The fingerprint of an asset's name, attributes and tags — equal when
+/// they are — the same as [`asset_doc`]'s, computed over the documents
+/// serialized into `buf` (cleared first; reused from asset to asset, it
+/// saves an allocation each). 0 (matching nothing) when they cannot be serialized.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn asset_fingerprint(a: &Asset, buf: &mut Vec<u8>) -> i64 {
+    buf.clear();
+    match &a.name {
+        Some(name) => {
+            buf.push(1);
+            buf.extend_from_slice(&(name.len() as u64).to_le_bytes());
+            buf.extend_from_slice(name.as_bytes());
+        }
+        None => buf.push(0),
+    }
+    if serde_json::to_writer(&mut *buf, &a.attributes).is_err() {
+        return 0;
+    }
+    // JSON text never holds the byte 0xff: it separates the two documents.
+    buf.push(0xff);
+    if serde_json::to_writer(&mut *buf, &a.tags).is_err() {
+        return 0;
+    }
+    Fingerprint::new().raw(buf).finish()
 }
 
 /// A commit, checked and serialized.
 #[derive(Debug)]
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) struct PreparedCommit {
-    /// One per asset, in order.
-    pub assets: Vec<PreparedAsset>,
     /// One per violation: the details as JSON, `None` when null.
     pub details: Vec<Option<String>>,
     /// One per violation: the fingerprint of its state (every field but the key).
@@ -160,7 +207,6 @@ pub(crate) struct PreparedCommit {
 pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
     c.finished_at = trunc(c.finished_at);
     let mut seen = HashSet::with_capacity(c.assets.len());
-    let mut assets = Vec::with_capacity(c.assets.len());
     for a in &c.assets {
         if !seen.insert(&a.id) {
             return Err(StoreError::invalid(
@@ -168,7 +214,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
                 "it appears twice in the scan",
             ));
         }
-        assets.push(asset(a)?);
+        asset(a)?;
     }
     for (s, status) in c.coverage.scopes() {
         scope(s)?;
@@ -180,35 +226,37 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         id(&r.policy_id, || "policy id of a rule result".to_owned())?;
         id(&r.rule_id, || format!("rule id of a result of policy `{}`", short(&r.policy_id)))?;
     }
+    for v in &mut c.violations {
+        v.created_at = trunc(v.created_at);
+        v.modified_at = trunc(v.modified_at);
+        v.closed_at = v.closed_at.map(trunc);
+    }
     let mut keys = HashSet::with_capacity(c.violations.len());
     let mut details = Vec::with_capacity(c.violations.len());
     let mut violation_hashes = Vec::with_capacity(c.violations.len());
-    for v in &mut c.violations {
-        let label = format!("violation `{}`", short(&v.key.to_string()));
-        violation_key(&v.key, &label)?;
-        text(&v.reason, || format!("reason of {label}"))?;
+    for v in &c.violations {
+        let label = || format!("violation `{}`", short(&v.key.to_string()));
+        violation_key(&v.key, label)?;
+        text(&v.reason, || format!("reason of {}", label()))?;
         if let Some(e) = &v.exception_id {
-            id(e, || format!("exception id of {label}"))?;
+            id(e, || format!("exception id of {}", label()))?;
         }
         details.push(if v.details.is_null() {
             None
         } else {
-            Some(to_json(&v.details, || format!("details of {label}"))?)
+            Some(to_json(&v.details, || format!("details of {}", label()))?)
         });
-        v.created_at = trunc(v.created_at);
-        v.modified_at = trunc(v.modified_at);
-        v.closed_at = v.closed_at.map(trunc);
-        if !keys.insert(v.key.clone()) {
-            return Err(StoreError::invalid(label, "it appears twice in the scan"));
+        if !keys.insert(&v.key) {
+            return Err(StoreError::invalid(label(), "it appears twice in the scan"));
         }
         violation_hashes.push(violation_fingerprint(v, details.last().and_then(Option::as_deref)));
     }
     for t in &mut c.transitions {
-        let label = format!("transition of violation `{}`", short(&t.key.to_string()));
+        let label = || format!("transition of violation `{}`", short(&t.key.to_string()));
         if !keys.contains(&t.key) {
-            return Err(StoreError::invalid(label, "the scan commits no violation with this key"));
+            return Err(StoreError::invalid(label(), "the scan commits no violation with this key"));
         }
-        text(&t.reason, || format!("reason of {label}"))?;
+        text(&t.reason, || format!("reason of {}", label()))?;
         t.at = trunc(t.at);
     }
     let mut snapshots = Vec::with_capacity(c.snapshots.len());
@@ -219,7 +267,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         }
         snapshots.push(to_json(r, label)?);
     }
-    Ok(PreparedCommit { assets, details, violation_hashes, snapshots })
+    Ok(PreparedCommit { details, violation_hashes, snapshots })
 }
 
 /// The fingerprint of a violation's state: equal when every field but the key is.
@@ -385,7 +433,7 @@ pub(crate) fn violation_filter(f: &ViolationFilter) -> Result<()> {
 
 /// Checks a violation key used to look up history.
 pub(crate) fn key(k: &ViolationKey) -> Result<()> {
-    violation_key(k, "violation key")
+    violation_key(k, || "violation key".to_owned())
 }
 
 /// Checks the strings of an auto-fix filter.

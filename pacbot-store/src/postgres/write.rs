@@ -19,7 +19,7 @@ use crate::model::{
     AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
 };
 use crate::summary::{FailPoint, WriteBudget, Written, summarize};
-use crate::validate::PreparedCommit;
+use crate::validate::{self, PreparedCommit};
 
 pub(super) async fn begin_scan(tx: &Tx<'_>, start: &ScanStart) -> Result<ScanRecord> {
     let stmt = tx
@@ -77,6 +77,10 @@ async fn ensure_staging(tx: &Tx<'_>) -> Result<()> {
 /// Above this many staged rows, the planner is given statistics of the staging table.
 const ANALYZE_ABOVE: u64 = 10_000;
 
+/// A commit writing more new rows than this, and more than a tenth of the
+/// table, refreshes the table's statistics.
+const ANALYZE_ABOVE_ROWS: usize = 10_000;
+
 /// A binary `COPY … FROM STDIN` in progress. Dropped unfinished (on an
 /// error), it aborts the COPY.
 type Copy = std::pin::Pin<Box<BinaryCopyInWriter>>;
@@ -114,6 +118,7 @@ pub(super) async fn commit_scan(
     // new and changed ones are staged and upserted (in key order, first seen kept).
     let scopes = delta::scopes(c);
     let mut plan = AssetPlan::default();
+    let mut stored_before = 0;
     let seen_stmt = tx
         .prepare_cached(
             "SELECT seen_at FROM asset_scopes WHERE provider = $1 AND account = $2 AND region = $3 AND kind = $4",
@@ -142,7 +147,8 @@ pub(super) async fn commit_scan(
                 removed: r.try_get(3)?,
             });
         }
-        plan.merge(i, w, &c.assets, &prepared.assets, stored, seen, at.timestamp_micros());
+        stored_before += stored.len();
+        plan.merge(i, w, &c.assets, stored, seen, at.timestamp_micros());
     }
     let mut copy = start_copy(
         tx,
@@ -153,7 +159,8 @@ pub(super) async fn commit_scan(
     .await?;
     for i in plan.new.iter().copied().chain(plan.changed.iter().map(|(i, ())| *i)) {
         budget.tick()?;
-        let (a, p) = (&c.assets[i], &prepared.assets[i]);
+        let a = &c.assets[i];
+        let p = validate::asset_doc(a)?;
         let id = &a.id;
         let row: [&(dyn ToSql + Sync); 9] = [
             &id.provider,
@@ -377,6 +384,17 @@ pub(super) async fn commit_scan(
         )
         .await?;
     tx.execute(&upsert, &[]).await?;
+    // A commit that grew a table by a large part (the first scan of an
+    // estate) refreshes its statistics, or the planner would plan the next
+    // queries for the table it was (empty) until autovacuum comes by.
+    let grew = |written: usize, before: usize| written > ANALYZE_ABOVE_ROWS.max(before / 10);
+    if grew(plan.new.len(), stored_before) {
+        tx.batch_execute("ANALYZE assets").await?;
+    }
+    let violations_before = stored.iter().flatten().count();
+    if grew(usize::try_from(violations_written).unwrap_or(usize::MAX), violations_before) {
+        tx.batch_execute("ANALYZE violations").await?;
+    }
 
     let mut copy = start_copy(
         tx,

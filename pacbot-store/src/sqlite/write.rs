@@ -15,11 +15,14 @@ use crate::model::{
     AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
 };
 use crate::summary::{FailPoint, WriteBudget, Written, summarize};
-use crate::validate::PreparedCommit;
+use crate::validate::{self, PreparedCommit};
 
 fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+/// How many serialized assets the helper thread of a commit may run ahead.
+const DOCS_AHEAD: usize = 1024;
 
 pub(super) fn scan_key(scan: ScanId) -> i64 {
     int(scan.get())
@@ -95,7 +98,7 @@ pub(super) fn commit_scan(
     let mut plan = AssetPlan::default();
     for (i, w) in scopes.iter().enumerate() {
         let (stored, seen) = stored_assets(&tx, w)?;
-        plan.merge(i, w, &c.assets, &prepared.assets, stored, seen, at_us);
+        plan.merge(i, w, &c.assets, stored, seen, at_us);
     }
     {
         let mut insert = tx.prepare_cached(
@@ -104,28 +107,43 @@ pub(super) fn commit_scan(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11)",
         )?;
         let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
-        for &i in &plan.new {
-            let (a, p) = (&c.assets[i], &prepared.assets[i]);
-            budget.ticks(1 + p.tags.len())?;
-            let id = &a.id;
-            insert.execute(params![
-                id.provider,
-                id.account,
-                id.region,
-                id.kind.as_str(),
-                id.resource_id,
-                a.name,
-                p.attributes,
-                p.tags_json,
-                p.hash,
-                at_us,
-                scan
-            ])?;
-            let pk = tx.last_insert_rowid();
-            for (k, v) in &p.tags {
-                add_tag.execute(params![pk, k, v])?;
+        // Serializing the documents (a helper thread) overlaps writing the rows (this one).
+        std::thread::scope(|threads| -> Result<()> {
+            let (docs, ready) = std::sync::mpsc::sync_channel(DOCS_AHEAD);
+            let (new, assets) = (&plan.new, &c.assets);
+            threads.spawn(move || {
+                for &i in new {
+                    // The receiver gone (an error below), stop.
+                    if docs.send(validate::asset_doc(&assets[i])).is_err() {
+                        return;
+                    }
+                }
+            });
+            for (&i, doc) in plan.new.iter().zip(ready) {
+                let a = &c.assets[i];
+                budget.ticks(1 + a.tags.len())?;
+                let p = doc?;
+                let id = &a.id;
+                insert.execute(params![
+                    id.provider,
+                    id.account,
+                    id.region,
+                    id.kind.as_str(),
+                    id.resource_id,
+                    a.name,
+                    p.attributes,
+                    p.tags_json,
+                    p.hash,
+                    at_us,
+                    scan
+                ])?;
+                let pk = tx.last_insert_rowid();
+                for (k, v) in a.tags.iter() {
+                    add_tag.execute(params![pk, k, v])?;
+                }
             }
-        }
+            Ok(())
+        })?;
         let mut old_tags = tx.prepare_cached("SELECT tags FROM assets WHERE pk = ?1")?;
         let mut update = tx.prepare_cached(
             "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, last_scan = ?7,
@@ -134,14 +152,15 @@ pub(super) fn commit_scan(
         )?;
         let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
         for &(i, pk) in &plan.changed {
-            let (a, p) = (&c.assets[i], &prepared.assets[i]);
+            let a = &c.assets[i];
             budget.tick()?;
+            let p = validate::asset_doc(a)?;
             let tags: String = old_tags.query_row([pk], |r| r.get(0))?;
             update.execute(params![pk, a.name, p.attributes, p.tags_json, p.hash, at_us, scan])?;
             if tags != p.tags_json {
-                budget.ticks(1 + p.tags.len())?;
+                budget.ticks(1 + a.tags.len())?;
                 clear_tags.execute([pk])?;
-                for (k, v) in &p.tags {
+                for (k, v) in a.tags.iter() {
                     add_tag.execute(params![pk, k, v])?;
                 }
             }
