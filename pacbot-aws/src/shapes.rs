@@ -662,60 +662,38 @@ mod tests {
     use super::*;
     use serde::de::DeserializeOwned;
 
-    /// The documented examples: (kind, JSON) from `shapes.md`.
-    fn examples() -> Vec<(String, Value)> {
-        let doc = include_str!("shapes.md");
-        let mut out = Vec::new();
-        let mut kind: Option<String> = None;
-        let mut block: Option<String> = None;
-        for line in doc.lines() {
-            if let Some(rest) = line.strip_prefix("## `") {
-                kind = rest.strip_suffix('`').map(str::to_owned);
-            } else if line == "```json" {
-                block = Some(String::new());
-            } else if line == "```" {
-                if let (Some(k), Some(b)) = (&kind, block.take()) {
-                    out.push((k.clone(), serde_json::from_str(&b).unwrap_or_else(|e| panic!("{k}: {e}"))));
-                    kind = None;
-                }
-            } else if let Some(b) = block.as_mut() {
-                b.push_str(line);
-                b.push('\n');
-            }
-        }
-        out
+    fn examples() -> Vec<pacbot_core::shape_doc::ShapeExample> {
+        pacbot_core::shape_doc::examples(include_str!("shapes.md")).unwrap()
     }
 
-    fn round_trip<T: Serialize + DeserializeOwned>(kind: &str, v: &Value) {
-        let typed: T = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{kind}: {e}"));
-        let back = serde_json::to_value(&typed).unwrap();
-        assert_eq!(&back, v, "{kind}: the example must list every field, in the documented form");
+    fn round_trip<T: Serialize + DeserializeOwned>(example: &pacbot_core::shape_doc::ShapeExample) {
+        pacbot_core::shape_doc::check_round_trip::<T>(example).unwrap();
     }
 
     #[test]
     fn every_kind_has_a_documented_example_matching_its_type() {
         let examples = examples();
-        let kinds: Vec<&str> = examples.iter().map(|(k, _)| k.as_str()).collect();
+        let kinds: Vec<&str> = examples.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, kind::ALL.to_vec());
-        for (k, v) in &examples {
-            match k.as_str() {
-                kind::INSTANCE => round_trip::<Instance>(k, v),
-                kind::SECURITY_GROUP => round_trip::<SecurityGroup>(k, v),
-                kind::VOLUME => round_trip::<Volume>(k, v),
-                kind::SNAPSHOT => round_trip::<Snapshot>(k, v),
-                kind::VPC => round_trip::<Vpc>(k, v),
-                kind::SUBNET => round_trip::<Subnet>(k, v),
-                kind::ROUTE_TABLE => round_trip::<RouteTable>(k, v),
-                kind::ADDRESS => round_trip::<Address>(k, v),
-                kind::EC2_ACCOUNT_SETTINGS => round_trip::<Ec2AccountSettings>(k, v),
-                kind::BUCKET => round_trip::<Bucket>(k, v),
-                kind::S3_ACCOUNT_SETTINGS => round_trip::<S3AccountSettings>(k, v),
-                kind::USER => round_trip::<User>(k, v),
-                kind::GROUP => round_trip::<Group>(k, v),
-                kind::ROLE => round_trip::<Role>(k, v),
-                kind::POLICY => round_trip::<ManagedPolicy>(k, v),
-                kind::PASSWORD_POLICY => round_trip::<PasswordPolicy>(k, v),
-                kind::ACCOUNT_SUMMARY => round_trip::<AccountSummary>(k, v),
+        for e in &examples {
+            match e.kind.as_str() {
+                kind::INSTANCE => round_trip::<Instance>(e),
+                kind::SECURITY_GROUP => round_trip::<SecurityGroup>(e),
+                kind::VOLUME => round_trip::<Volume>(e),
+                kind::SNAPSHOT => round_trip::<Snapshot>(e),
+                kind::VPC => round_trip::<Vpc>(e),
+                kind::SUBNET => round_trip::<Subnet>(e),
+                kind::ROUTE_TABLE => round_trip::<RouteTable>(e),
+                kind::ADDRESS => round_trip::<Address>(e),
+                kind::EC2_ACCOUNT_SETTINGS => round_trip::<Ec2AccountSettings>(e),
+                kind::BUCKET => round_trip::<Bucket>(e),
+                kind::S3_ACCOUNT_SETTINGS => round_trip::<S3AccountSettings>(e),
+                kind::USER => round_trip::<User>(e),
+                kind::GROUP => round_trip::<Group>(e),
+                kind::ROLE => round_trip::<Role>(e),
+                kind::POLICY => round_trip::<ManagedPolicy>(e),
+                kind::PASSWORD_POLICY => round_trip::<PasswordPolicy>(e),
+                kind::ACCOUNT_SUMMARY => round_trip::<AccountSummary>(e),
                 other => panic!("no type for `{other}`"),
             }
         }

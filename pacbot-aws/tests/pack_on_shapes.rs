@@ -15,24 +15,11 @@ const ACCOUNT: &str = "123456789012";
 
 /// The documented examples: (kind, JSON), in document order.
 fn examples() -> Vec<(String, Value)> {
-    let doc = include_str!("../src/shapes.md");
-    let mut out = Vec::new();
-    let (mut kind, mut block): (Option<String>, Option<String>) = (None, None);
-    for line in doc.lines() {
-        if let Some(rest) = line.strip_prefix("## `") {
-            kind = rest.strip_suffix('`').map(str::to_owned);
-        } else if line == "```json" {
-            block = Some(String::new());
-        } else if line == "```" {
-            if let (Some(k), Some(b)) = (kind.take(), block.take()) {
-                out.push((k, serde_json::from_str(&b).unwrap()));
-            }
-        } else if let Some(b) = block.as_mut() {
-            b.push_str(line);
-            b.push('\n');
-        }
-    }
-    out
+    pacbot_core::shape_doc::examples(include_str!("../src/shapes.md"))
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.document))
+        .collect()
 }
 
 /// The resource id of an example, by the kind's documented id field.

@@ -346,58 +346,36 @@ mod tests {
     use serde::de::DeserializeOwned;
     use serde_json::Value;
 
-    /// The documented examples: (kind, JSON) from `shapes.md`.
-    fn examples() -> Vec<(String, Value)> {
-        let doc = include_str!("shapes.md");
-        let mut out = Vec::new();
-        let mut kind: Option<String> = None;
-        let mut block: Option<String> = None;
-        for line in doc.lines() {
-            if let Some(rest) = line.strip_prefix("## `") {
-                kind = rest.strip_suffix('`').map(str::to_owned);
-            } else if line == "```json" {
-                block = Some(String::new());
-            } else if line == "```" {
-                if let (Some(k), Some(b)) = (&kind, block.take()) {
-                    out.push((k.clone(), serde_json::from_str(&b).unwrap_or_else(|e| panic!("{k}: {e}"))));
-                    kind = None;
-                }
-            } else if let Some(b) = block.as_mut() {
-                b.push_str(line);
-                b.push('\n');
-            }
-        }
-        out
+    fn examples() -> Vec<pacbot_core::shape_doc::ShapeExample> {
+        pacbot_core::shape_doc::examples(include_str!("shapes.md")).unwrap()
     }
 
-    fn round_trip<T: Serialize + DeserializeOwned>(kind: &str, v: &Value) {
-        let typed: T = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{kind}: {e}"));
-        let back = serde_json::to_value(&typed).unwrap();
-        assert_eq!(&back, v, "{kind}: the example must list every field, in the documented form");
+    fn round_trip<T: Serialize + DeserializeOwned>(example: &pacbot_core::shape_doc::ShapeExample) {
+        pacbot_core::shape_doc::check_round_trip::<T>(example).unwrap();
     }
 
     #[test]
     fn every_kind_has_a_documented_example_matching_its_type() {
         let examples = examples();
-        let kinds: Vec<&str> = examples.iter().map(|(k, _)| k.as_str()).collect();
+        let kinds: Vec<&str> = examples.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, kind::ALL.to_vec());
-        for (k, v) in &examples {
-            match k.as_str() {
-                kind::RESOURCE_GROUP => round_trip::<ResourceGroup>(k, v),
-                kind::STORAGE_ACCOUNT => round_trip::<StorageAccount>(k, v),
-                kind::STORAGE_CONTAINER => round_trip::<StorageContainer>(k, v),
-                kind::VM => round_trip::<VirtualMachine>(k, v),
-                kind::DISK => round_trip::<Disk>(k, v),
-                kind::NSG => round_trip::<NetworkSecurityGroup>(k, v),
-                kind::SQL_SERVER => round_trip::<SqlServer>(k, v),
-                kind::SQL_DATABASE => round_trip::<SqlDatabase>(k, v),
-                kind::KEY_VAULT => round_trip::<KeyVault>(k, v),
+        for e in &examples {
+            match e.kind.as_str() {
+                kind::RESOURCE_GROUP => round_trip::<ResourceGroup>(e),
+                kind::STORAGE_ACCOUNT => round_trip::<StorageAccount>(e),
+                kind::STORAGE_CONTAINER => round_trip::<StorageContainer>(e),
+                kind::VM => round_trip::<VirtualMachine>(e),
+                kind::DISK => round_trip::<Disk>(e),
+                kind::NSG => round_trip::<NetworkSecurityGroup>(e),
+                kind::SQL_SERVER => round_trip::<SqlServer>(e),
+                kind::SQL_DATABASE => round_trip::<SqlDatabase>(e),
+                kind::KEY_VAULT => round_trip::<KeyVault>(e),
                 other => panic!("no type for `{other}`"),
             }
             // Every ARM id in a document is lowercase.
-            let text = v.to_string();
+            let text = e.document.to_string();
             for id in text.split('"').filter(|s| s.starts_with("/subscriptions/")) {
-                assert_eq!(id, id.to_lowercase(), "{k}: ARM ids are lowercase");
+                assert_eq!(id, id.to_lowercase(), "{}: ARM ids are lowercase", e.kind);
             }
         }
     }

@@ -18,6 +18,7 @@ pub mod path;
 mod policy;
 pub mod reconcile;
 pub mod rule_case;
+pub mod shape_doc;
 mod tags;
 mod violation;
 
