@@ -14,7 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use pacbot_core::{Connector, CoverageScope, Discovery};
 
 use crate::collect::Place;
-use crate::error::Error;
+use crate::error::{Error, chain};
 use crate::shapes::kind;
 
 /// Kinds collected once per account (region `global`).
@@ -414,20 +414,6 @@ impl AwsConnector {
 
 fn failed_unit<'a>(events: Vec<Discovery>) -> Unit<'a> {
     futures::future::ready(events).boxed()
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 async fn own_account(conf: &SdkConfig) -> Result<String, Error> {

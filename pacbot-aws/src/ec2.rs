@@ -111,51 +111,35 @@ fn name_tag(tags: &[t::Tag]) -> Option<&str> {
 
 // ---- calls -------------------------------------------------------------
 
+/// One paginated list call, every page at the maximum size.
+macro_rules! list_all {
+    ($($name:ident: $item:ident = $method:ident($op:literal, $max:literal);)*) => {$(
+        async fn $name(c: &Client, p: &Place) -> R<Vec<t::$item>> {
+            let call = p.call("ec2", $op);
+            c.$method().max_results($max).into_paginator().items().send().try_collect().await.map_err(|e| call.error(e))
+        }
+    )*};
+}
+
+list_all! {
+    instances_raw: Reservation = describe_instances("DescribeInstances", 1000);
+    security_groups: SecurityGroup = describe_security_groups("DescribeSecurityGroups", 1000);
+    network_interfaces: NetworkInterface = describe_network_interfaces("DescribeNetworkInterfaces", 1000);
+    volumes: Volume = describe_volumes("DescribeVolumes", 500);
+    vpcs: Vpc = describe_vpcs("DescribeVpcs", 1000);
+    internet_gateways: InternetGateway = describe_internet_gateways("DescribeInternetGateways", 1000);
+    flow_logs: FlowLog = describe_flow_logs("DescribeFlowLogs", 1000);
+    subnets: Subnet = describe_subnets("DescribeSubnets", 1000);
+    route_tables: RouteTable = describe_route_tables("DescribeRouteTables", 100);
+}
+
 async fn instances(c: &Client, p: &Place) -> R<Vec<t::Instance>> {
-    let call = p.call("ec2", "DescribeInstances");
-    let reservations: Vec<t::Reservation> = c
-        .describe_instances()
-        .max_results(1000)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| call.error(e))?;
+    let reservations = instances_raw(c, p).await?;
     Ok(reservations
         .into_iter()
         .flat_map(|r| r.instances.unwrap_or_default())
         .filter(|i| !matches!(i.state().and_then(|s| s.name()), Some(t::InstanceStateName::Terminated)))
         .collect())
-}
-
-async fn security_groups(c: &Client, p: &Place) -> R<Vec<t::SecurityGroup>> {
-    let call = p.call("ec2", "DescribeSecurityGroups");
-    c.describe_security_groups()
-        .max_results(1000)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| call.error(e))
-}
-
-async fn network_interfaces(c: &Client, p: &Place) -> R<Vec<t::NetworkInterface>> {
-    let call = p.call("ec2", "DescribeNetworkInterfaces");
-    c.describe_network_interfaces()
-        .max_results(1000)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| call.error(e))
-}
-
-async fn volumes(c: &Client, p: &Place) -> R<Vec<t::Volume>> {
-    let call = p.call("ec2", "DescribeVolumes");
-    c.describe_volumes().max_results(500).into_paginator().items().send().try_collect().await.map_err(|e| call.error(e))
 }
 
 async fn snapshots(c: &Client, p: &Place, concurrency: usize) -> R<Vec<(t::Snapshot, Vec<t::CreateVolumePermission>)>> {
@@ -193,59 +177,6 @@ async fn snapshots(c: &Client, p: &Place, concurrency: usize) -> R<Vec<(t::Snaps
         .buffer_unordered(concurrency.max(1))
         .try_collect()
         .await
-}
-
-async fn vpcs(c: &Client, p: &Place) -> R<Vec<t::Vpc>> {
-    let call = p.call("ec2", "DescribeVpcs");
-    c.describe_vpcs().max_results(1000).into_paginator().items().send().try_collect().await.map_err(|e| call.error(e))
-}
-
-async fn internet_gateways(c: &Client, p: &Place) -> R<Vec<t::InternetGateway>> {
-    let call = p.call("ec2", "DescribeInternetGateways");
-    c.describe_internet_gateways()
-        .max_results(1000)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| call.error(e))
-}
-
-async fn flow_logs(c: &Client, p: &Place) -> R<Vec<t::FlowLog>> {
-    let call = p.call("ec2", "DescribeFlowLogs");
-    c.describe_flow_logs()
-        .max_results(1000)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| call.error(e))
-}
-
-async fn subnets(c: &Client, p: &Place) -> R<Vec<t::Subnet>> {
-    let call = p.call("ec2", "DescribeSubnets");
-    c.describe_subnets()
-        .max_results(1000)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| call.error(e))
-}
-
-async fn route_tables(c: &Client, p: &Place) -> R<Vec<t::RouteTable>> {
-    let call = p.call("ec2", "DescribeRouteTables");
-    c.describe_route_tables()
-        .max_results(100)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| call.error(e))
 }
 
 async fn addresses(c: &Client, p: &Place) -> R<Vec<t::Address>> {

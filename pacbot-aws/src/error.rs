@@ -156,7 +156,8 @@ impl Call<'_> {
     }
 }
 
-fn chain(err: &dyn std::error::Error) -> String {
+/// An error and its sources, as one line.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

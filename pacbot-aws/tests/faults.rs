@@ -73,12 +73,20 @@ fn what_outlasts_the_retries_fails_its_scope_only() {
         proxy.inject(Match::service("ec2").region("eu-west-1"), Fault::AccessDenied, None);
         proxy.inject(
             Match::service("ec2").region("us-east-1").operation("DescribeVolumes"),
-            Fault::Hang(std::time::Duration::from_secs(5)),
+            Fault::Hang(std::time::Duration::from_secs(8)),
             None,
         );
         proxy.inject(Match::service("s3").operation("acl"), Fault::SlowDown, None);
         proxy.inject(Match::service("iam").operation("GenerateCredentialReport"), Fault::ServerError, None);
-        let c = connector(sdk_config(&proxy.url()).await, &["us-east-1", "eu-west-1"]).build().unwrap();
+        let c = connector(sdk_config(&proxy.url()).await, &["us-east-1", "eu-west-1"])
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(std::time::Duration::from_secs(2))
+                    .operation_timeout(std::time::Duration::from_secs(30))
+                    .build(),
+            )
+            .build()
+            .unwrap();
         let d = discover(&c).await;
 
         let eu_instances = failure(&d, &scope("eu-west-1", kind::INSTANCE)).unwrap();
@@ -126,6 +134,25 @@ fn what_outlasts_the_retries_fails_its_scope_only() {
     });
 }
 
+/// Evaluates a discovery and reconciles it with the previous violations.
+fn judge(
+    engine: &Engine,
+    d: &Discovered,
+    previous: &[pacbot_core::Violation],
+    now: pacbot_core::chrono::DateTime<pacbot_core::chrono::Utc>,
+) -> pacbot_core::Reconciliation {
+    let evaluation = engine.evaluate(&d.inventory, now);
+    let exceptions = ExceptionSet::default();
+    reconcile(&ReconcileInput {
+        previous,
+        inventory: &d.inventory,
+        evaluation: &evaluation,
+        coverage: &d.coverage,
+        exceptions: &exceptions,
+        now,
+    })
+}
+
 #[test]
 fn a_failed_scope_closes_nothing_and_a_complete_one_closes_what_is_gone() {
     let _turn = serial();
@@ -146,19 +173,10 @@ fn a_failed_scope_closes_nothing_and_a_complete_one_closes_what_is_gone() {
             FnRule::new("r", [kind::INSTANCE], |_, _| Outcome::fail("flagged")),
         );
         let engine = Engine::new(vec![policy], vec![]).unwrap();
-        let none = ExceptionSet::default();
         let now = pacbot_core::chrono::Utc::now();
 
         let first = discover(&c).await;
-        let eval = engine.evaluate(&first.inventory, now);
-        let r1 = reconcile(&ReconcileInput {
-            previous: &[],
-            inventory: &first.inventory,
-            evaluation: &eval,
-            coverage: &first.coverage,
-            exceptions: &none,
-            now,
-        });
+        let r1 = judge(&engine, &first, &[], now);
         assert_eq!(r1.counts().get(&TransitionKind::Opened), Some(&2));
 
         // One instance terminated, and EC2 refused: nothing closes.
@@ -166,15 +184,7 @@ fn a_failed_scope_closes_nothing_and_a_complete_one_closes_what_is_gone() {
         proxy.inject(Match::service("ec2"), Fault::AccessDenied, None);
         let second = discover(&c).await;
         assert!(second.coverage.is_partial());
-        let eval = engine.evaluate(&second.inventory, now);
-        let r2 = reconcile(&ReconcileInput {
-            previous: &r1.violations,
-            inventory: &second.inventory,
-            evaluation: &eval,
-            coverage: &second.coverage,
-            exceptions: &none,
-            now,
-        });
+        let r2 = judge(&engine, &second, &r1.violations, now);
         assert!(r2.changes().next().is_none(), "{:?}", r2.transitions);
         assert_eq!(r2.violations, r1.violations);
 
@@ -182,15 +192,7 @@ fn a_failed_scope_closes_nothing_and_a_complete_one_closes_what_is_gone() {
         proxy.clear();
         let third = discover(&c).await;
         assert!(!third.coverage.is_partial());
-        let eval = engine.evaluate(&third.inventory, now);
-        let r3 = reconcile(&ReconcileInput {
-            previous: &r2.violations,
-            inventory: &third.inventory,
-            evaluation: &eval,
-            coverage: &third.coverage,
-            exceptions: &none,
-            now,
-        });
+        let r3 = judge(&engine, &third, &r2.violations, now);
         assert_eq!(r3.counts().get(&TransitionKind::ClosedResourceGone), Some(&1));
         assert_eq!(r3.counts().get(&TransitionKind::StillOpen), Some(&1));
     });

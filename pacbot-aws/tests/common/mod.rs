@@ -35,7 +35,8 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// A connector for tests: fast retries and short time-outs.
+/// A connector for tests: fast retries; time-outs generous enough for a
+/// loaded machine (moto creates an account's backends on first use).
 pub fn connector(conf: SdkConfig, regions: &[&str]) -> pacbot_aws::AwsConnectorBuilder {
     AwsConnector::builder()
         .sdk_config(conf)
@@ -48,8 +49,8 @@ pub fn connector(conf: SdkConfig, regions: &[&str]) -> pacbot_aws::AwsConnectorB
         )
         .timeout_config(
             TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_millis(1500))
-                .operation_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(15))
+                .operation_timeout(Duration::from_secs(60))
                 .build(),
         )
 }
