@@ -125,6 +125,9 @@ ensure_moto() {
 ensure_rust_components
 ensure_postgres
 ensure_moto
+# The scanner's AWS-source test runs the connector's standard credential
+# chain against moto, which accepts any key.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 
 log "unit, integration and rule-case tests (all features: SQLite and PostgreSQL)"
 cargo test --workspace --all-features --lib --bins --tests

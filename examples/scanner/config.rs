@@ -94,9 +94,9 @@ impl Default for ScanSection {
 pub enum Source {
     /// A JSON or JSON-lines inventory file.
     Json(JsonSource),
-    /// AWS accounts and regions (wired when pacbot-aws's connector lands).
+    /// AWS accounts and regions (pacbot-aws's connector, feature `aws`).
     Aws(AwsSource),
-    /// Azure subscriptions (wired when pacbot-azure's connector lands).
+    /// Azure subscriptions (pacbot-azure's connector, feature `azure`).
     Azure(AzureSource),
 }
 
@@ -158,6 +158,16 @@ pub struct AzureSource {
     pub tenant: Option<String>,
     /// Subscription ids.
     pub subscriptions: Vec<String>,
+    /// A service principal's application (client) id; without it the Azure
+    /// CLI's login, then a managed identity.
+    pub client_id: Option<String>,
+    /// The environment variable holding the service principal's secret.
+    pub client_secret_env: Option<String>,
+    /// A Resource Manager endpoint instead of the public cloud's (sovereign
+    /// clouds, a test server).
+    pub arm_endpoint: Option<String>,
+    /// An Entra ID authority host instead of the public cloud's.
+    pub authority: Option<String>,
 }
 
 /// `[policies]`.
@@ -330,6 +340,16 @@ impl Loaded {
                         if !is_guid(s) {
                             bad(format!("{at}.subscriptions[{k}]"), format!("`{s}` is not a subscription id (a GUID)"));
                         }
+                    }
+                    for (field, url) in [("arm_endpoint", &z.arm_endpoint), ("authority", &z.authority)] {
+                        if let Some(url) = url
+                            && !(url.starts_with("http://") || url.starts_with("https://"))
+                        {
+                            bad(format!("{at}.{field}"), format!("`{url}` is not an http(s) URL"));
+                        }
+                    }
+                    if z.client_id.is_some() != z.client_secret_env.is_some() {
+                        bad(at.clone(), "give `client_id` and `client_secret_env` together".into());
                     }
                 }
             }

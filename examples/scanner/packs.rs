@@ -4,25 +4,26 @@
 //! A provider crate's pack registers as one [`Pack`] in [`registry`]: a name,
 //! the provider, whether `builtin` selects it, and how to load its policies
 //! (declarative YAML shipped in the binary, or a function returning
-//! policies in code). When pacbot-aws exports its pack, it registers behind
-//! the facade feature `aws` as
-//! `Pack::code("aws", "aws", "…", true, pacbot::aws::policies)` and the demo
-//! AWS pack stops being a default.
+//! policies in code, configured from the scanner's configuration). The
+//! provider packs (`aws`, `azure`) register behind the facade features of the
+//! same names. They are selected by name (`packs = ["aws"]`) until the demo
+//! estate follows their shapes; then they become the defaults in place of the
+//! demo YAML packs of their providers.
 
 use std::collections::BTreeMap;
 
 use pacbot::Policy;
 
-use super::config::{Loaded, Origin, Problem};
+use super::config::{Config, Loaded, Origin, Problem};
 
 /// How a pack's policies are loaded.
 #[derive(Clone, Copy)]
 enum Loader {
     /// A declarative YAML document built into the binary: (file name, text).
     Yaml(&'static str, &'static str),
-    /// Policies in code.
-    #[allow(dead_code)]
-    Code(fn() -> Result<Vec<Policy>, pacbot::Error>),
+    /// Policies in code, configured from the scanner's configuration.
+    #[cfg_attr(not(any(feature = "aws", feature = "azure")), allow(dead_code))]
+    Code(fn(&Config) -> Result<Vec<Policy>, pacbot::Error>),
 }
 
 /// A built-in policy pack.
@@ -45,40 +46,59 @@ impl Pack {
         name: &'static str,
         provider: &'static str,
         description: &'static str,
+        default: bool,
         file: &'static str,
         text: &'static str,
     ) -> Self {
-        Self { name, provider, description, default: true, loader: Loader::Yaml(file, text) }
+        Self { name, provider, description, default, loader: Loader::Yaml(file, text) }
     }
 
     /// A pack of policies in code.
-    #[allow(dead_code)]
+    #[cfg_attr(not(any(feature = "aws", feature = "azure")), allow(dead_code))]
     pub const fn code(
         name: &'static str,
         provider: &'static str,
         description: &'static str,
         default: bool,
-        load: fn() -> Result<Vec<Policy>, pacbot::Error>,
+        load: fn(&Config) -> Result<Vec<Policy>, pacbot::Error>,
     ) -> Self {
         Self { name, provider, description, default, loader: Loader::Code(load) }
     }
 
-    /// The pack's policies.
-    pub fn policies(&self) -> Result<Vec<Policy>, pacbot::Error> {
+    /// The pack's policies, configured from `config`.
+    pub fn policies(&self, config: &Config) -> Result<Vec<Policy>, pacbot::Error> {
         match self.loader {
             Loader::Yaml(file, text) => pacbot::parse_policies(file, text),
-            Loader::Code(load) => load(),
+            Loader::Code(load) => load(config),
         }
     }
 }
 
 /// Every built-in pack.
 pub fn registry() -> Vec<Pack> {
-    vec![
+    let mut packs = Vec::new();
+    #[cfg(feature = "aws")]
+    packs.push(Pack::code(
+        "aws",
+        "aws",
+        "pacbot-aws: S3, security groups, EC2, EBS, IAM, account settings, tagging (CIS AWS Foundations)",
+        false,
+        aws_pack,
+    ));
+    #[cfg(feature = "azure")]
+    packs.push(Pack::code(
+        "azure",
+        "azure",
+        "pacbot-azure: storage, network security groups, VMs, disks, SQL, Key Vault, tagging (CIS Azure)",
+        false,
+        azure_pack,
+    ));
+    packs.extend([
         Pack::yaml(
             "demo-aws",
             "aws",
             "AWS misconfigurations: exposure, encryption, identity, logging, idle resources",
+            true,
             "examples/scanner/packs/aws.yaml",
             include_str!("packs/aws.yaml"),
         ),
@@ -86,6 +106,7 @@ pub fn registry() -> Vec<Pack> {
             "demo-azure",
             "azure",
             "Azure misconfigurations: storage, network security groups, VMs, disks",
+            true,
             "examples/scanner/packs/azure.yaml",
             include_str!("packs/azure.yaml"),
         ),
@@ -93,10 +114,36 @@ pub fn registry() -> Vec<Pack> {
             "tagging",
             "any",
             "Owner and cost-center tags on the resources that carry them",
+            true,
             "examples/scanner/packs/tagging.yaml",
             include_str!("packs/tagging.yaml"),
         ),
-    ]
+    ]);
+    packs
+}
+
+/// pacbot-aws's pack: the configuration's mandatory tags (the pack's own
+/// defaults when it names none).
+#[cfg(feature = "aws")]
+fn aws_pack(config: &Config) -> Result<Vec<Policy>, pacbot::Error> {
+    use pacbot::aws::pack::{PackConfig, policies};
+    let mut pack = PackConfig::default();
+    if !config.compliance.mandatory_tags.is_empty() {
+        pack.mandatory_tags = config.compliance.mandatory_tags.clone();
+    }
+    Ok(policies(&pack))
+}
+
+/// pacbot-azure's pack: the configuration's mandatory tags (the pack's own
+/// defaults when it names none).
+#[cfg(feature = "azure")]
+fn azure_pack(config: &Config) -> Result<Vec<Policy>, pacbot::Error> {
+    use pacbot::azure::pack::{PackConfig, policies};
+    let mut pack = PackConfig::default();
+    if !config.compliance.mandatory_tags.is_empty() {
+        pack = pack.with_mandatory_tags(config.compliance.mandatory_tags.iter().cloned());
+    }
+    policies(&pack)
 }
 
 /// The policies a configuration selects, with where each came from.
@@ -149,7 +196,7 @@ pub fn load(loaded: &Loaded, extra_dirs: &[std::path::PathBuf]) -> Result<Policy
             if set.origins.values().any(|o| o == &format!("pack `{}`", pack.name)) {
                 continue; // selected twice (`builtin` and by name)
             }
-            match pack.policies() {
+            match pack.policies(&loaded.config) {
                 Ok(p) => add(&mut set, p, format!("pack `{}`", pack.name), &mut problems),
                 Err(e) => problems.push(Problem::new(format!("pack `{}`", pack.name), "", e.to_string())),
             }
@@ -195,6 +242,9 @@ pub fn load(loaded: &Loaded, extra_dirs: &[std::path::PathBuf]) -> Result<Policy
                 let p = set.policies.remove(k).enabled(false);
                 set.policies.insert(k, p);
             }
+            // A policy of a built-in pack this configuration does not
+            // select (the demo disables ids of both AWS packs) is no problem.
+            None if registry.iter().any(|p| pack_defines(p, &loaded.config, id)) => {}
             None => problems.push(Problem::new(
                 &config,
                 format!("policies.disabled[{i}]"),
@@ -203,6 +253,11 @@ pub fn load(loaded: &Loaded, extra_dirs: &[std::path::PathBuf]) -> Result<Policy
         }
     }
     if problems.is_empty() { Ok(set) } else { Err(problems) }
+}
+
+/// Whether a built-in pack defines the policy `id`.
+fn pack_defines(pack: &Pack, config: &Config, id: &str) -> bool {
+    pack.policies(config).is_ok_and(|ps| ps.iter().any(|p| p.id() == id))
 }
 
 /// A core error as a problem: its file, path and reason when it has them.

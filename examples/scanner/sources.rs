@@ -36,28 +36,103 @@ pub fn connectors(loaded: &Loaded) -> Result<(Connectors, Unreadable), Vec<Probl
                 },
                 Err(e) => failed.push((j.path.clone(), e)),
             },
-            Source::Aws(_) => problems.push(unwired(loaded, i, "AWS", "aws")),
-            Source::Azure(_) => problems.push(unwired(loaded, i, "Azure", "azure")),
+            #[cfg(feature = "aws")]
+            Source::Aws(a) => match aws(a) {
+                Ok(c) => out.push(Box::new(c)),
+                Err(reason) => problems.push(Problem::new(loaded.name(), format!("sources[{i}]"), reason)),
+            },
+            #[cfg(not(feature = "aws"))]
+            Source::Aws(_) => problems.push(unbuilt(loaded, i, "AWS", "aws")),
+            #[cfg(feature = "azure")]
+            Source::Azure(z) => match azure(z) {
+                Ok(c) => out.push(Box::new(c)),
+                Err((field, reason)) => {
+                    problems.push(Problem::new(loaded.name(), format!("sources[{i}]{field}"), reason))
+                }
+            },
+            #[cfg(not(feature = "azure"))]
+            Source::Azure(_) => problems.push(unbuilt(loaded, i, "Azure", "azure")),
         }
     }
     if problems.is_empty() { Ok((out, failed)) } else { Err(problems) }
 }
 
-/// A source whose connector this build cannot run yet.
-fn unwired(loaded: &Loaded, index: usize, provider: &str, feature: &str) -> Problem {
-    let built = match feature {
-        "aws" => cfg!(feature = "aws"),
-        _ => cfg!(feature = "azure"),
+/// The AWS connector of an `aws` source.
+#[cfg(feature = "aws")]
+fn aws(a: &super::config::AwsSource) -> Result<pacbot::aws::AwsConnector, String> {
+    let mut b = pacbot::aws::AwsConnector::builder().regions(a.regions.iter().cloned());
+    if let Some(profile) = &a.profile
+        && std::env::var("AWS_PROFILE").ok().as_deref() != Some(profile.as_str())
+    {
+        // The standard chain reads the profile from the environment.
+        return Err(format!("profile `{profile}` is read from the environment: set `AWS_PROFILE={profile}`"));
+    }
+    if let Some(arn) = &a.role_arn {
+        // Checked by the configuration: `arn:aws:iam::ACCOUNT:role/NAME`.
+        let Some((account, role)) = arn.split_once(":role/") else {
+            return Err(format!("`{arn}` is not a role ARN"));
+        };
+        let account = account.rsplit(':').next().unwrap_or_default();
+        let mut accounts = a.accounts.clone();
+        if accounts.is_empty() && account != "{account}" {
+            accounts.push(account.to_owned());
+        }
+        // The role is assumed in the named accounts; the credentials' own
+        // account is scanned only when none is named.
+        b = b.role_name(role).include_own_account(accounts.is_empty()).accounts(accounts);
+    }
+    if let Some(id) = &a.external_id {
+        b = b.external_id(id);
+    }
+    if let Some(url) = &a.endpoint_url {
+        b = b.endpoint_url(url);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// The Azure connector of an `azure` source: (field, reason) on failure.
+#[cfg(feature = "azure")]
+fn azure(z: &super::config::AzureSource) -> Result<pacbot::azure::AzureConnector, (String, String)> {
+    use std::sync::Arc;
+
+    use pacbot::azure::{
+        AzureConfig, AzureConnector, ChainedCredential, ClientSecretCredential, Tenant, TokenCredential,
     };
-    let reason = if built {
-        format!("{provider} sources are checked but not wired yet: pacbot-{feature} has no connector to run")
-    } else {
-        format!(
-            "{provider} sources need the {provider} connector: build with `--features {feature}` \
-             (once pacbot-{feature} has its connector)"
-        )
+
+    let tenant_id = z.tenant.clone().unwrap_or_else(|| "organizations".into());
+    let credential: Arc<dyn TokenCredential> = match (&z.client_id, &z.client_secret_env) {
+        (Some(client), Some(var)) => {
+            let secret = std::env::var(var).map_err(|_| {
+                (".client_secret_env".to_owned(), format!("the environment variable `{var}` is not set"))
+            })?;
+            let mut c = ClientSecretCredential::new(&tenant_id, client, secret);
+            if let Some(authority) = &z.authority {
+                c = c.with_authority(authority);
+            }
+            Arc::new(c)
+        }
+        (Some(_), None) => {
+            return Err((".client_secret_env".into(), "a `client_id` needs `client_secret_env`".into()));
+        }
+        (None, Some(_)) => return Err((".client_id".into(), "`client_secret_env` needs a `client_id`".into())),
+        (None, None) => Arc::new(ChainedCredential::cli_then_managed_identity()),
     };
-    Problem::new(loaded.name(), format!("sources[{index}]"), reason)
+    let tenant = Tenant::new(tenant_id, credential).with_subscriptions(z.subscriptions.iter().cloned());
+    let mut config = AzureConfig::new(vec![tenant]);
+    if let Some(endpoint) = &z.arm_endpoint {
+        config = config.with_arm_endpoint(endpoint);
+    }
+    AzureConnector::new(config).map_err(|e| (String::new(), e.to_string()))
+}
+
+/// A source whose connector this build does not have.
+#[cfg(not(all(feature = "aws", feature = "azure")))]
+fn unbuilt(loaded: &Loaded, index: usize, provider: &str, feature: &str) -> Problem {
+    Problem::new(
+        loaded.name(),
+        format!("sources[{index}]"),
+        format!("{provider} sources need the {provider} connector: build with `--features {feature}`"),
+    )
 }
 
 /// Runs the connectors one after the other, counting assets on `bar`.
