@@ -344,7 +344,6 @@ pub fn resource_group_of(arm_id: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use serde::de::DeserializeOwned;
-    use serde_json::Value;
 
     fn examples() -> Vec<pacbot_core::shape_doc::ShapeExample> {
         pacbot_core::shape_doc::examples(include_str!("shapes.md")).unwrap()
