@@ -35,8 +35,15 @@ async fn opening_migrates_and_records_the_version() {
     assert_eq!(versions, (1..=PostgresStore::schema_version()).collect::<Vec<_>>());
     let gin: i64 = client
         .query_one(
-            "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'assets'
-               AND indexdef LIKE '%USING gin (attributes%'",
+            // From the catalogs, not `pg_indexes`: its `pg_get_indexdef` fails on
+            // the indexes of other tests' schemas being dropped at the same time.
+            "SELECT count(*) FROM pg_index i
+               JOIN pg_class ic ON ic.oid = i.indexrelid
+               JOIN pg_am am ON am.oid = ic.relam
+               JOIN pg_class t ON t.oid = i.indrelid
+               JOIN pg_namespace n ON n.oid = t.relnamespace
+               JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (i.indkey)
+              WHERE n.nspname = $1 AND t.relname = 'assets' AND am.amname = 'gin' AND a.attname = 'attributes'",
             &[&schema.name()],
         )
         .await
