@@ -9,13 +9,7 @@ use pacbot_core::rule_case::RuleCaseFile;
 
 fn check(path: &Path, text: String) -> datatest_stable::Result<()> {
     let policies = policies(&PackConfig::default())?;
-    let file = RuleCaseFile::parse(&path.display().to_string(), &text)?;
-    let mismatches = file.run(&policies)?;
-    if mismatches.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{}:\n  {}", path.display(), mismatches.join("\n  ")).into())
-    }
+    Ok(RuleCaseFile::check(&path.display().to_string(), &text, &policies)?)
 }
 
 datatest_stable::harness! {

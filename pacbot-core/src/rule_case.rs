@@ -125,6 +125,19 @@ impl RuleCaseFile {
         self.cases.is_empty()
     }
 
+    /// Parses the case file `source_name` and runs it against `policies`:
+    /// the harness of a rule-case test. The error names the file and lists
+    /// every mismatch, one per line.
+    ///
+    /// # Errors
+    /// The file does not parse, names an unknown policy, or a case's outcome
+    /// is not the expected one.
+    pub fn check(source_name: &str, text: &str, policies: &[Policy]) -> Result<(), String> {
+        let file = Self::parse(source_name, text).map_err(|e| e.to_string())?;
+        let mismatches = file.run(policies).map_err(|e| format!("{source_name}: {e}"))?;
+        if mismatches.is_empty() { Ok(()) } else { Err(format!("{source_name}:\n  {}", mismatches.join("\n  "))) }
+    }
+
     /// Runs every case against the policy of that id among `policies`.
     /// Returns one line per case that did not get its expected outcome;
     /// an error when the policy (or a case's rule) does not exist.

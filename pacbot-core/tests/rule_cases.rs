@@ -8,13 +8,7 @@ use pacbot_core::rule_case::RuleCaseFile;
 fn check(path: &Path, text: String) -> datatest_stable::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies");
     let policies = pacbot_core::load_policy_dir(&dir)?;
-    let file = RuleCaseFile::parse(&path.display().to_string(), &text)?;
-    let mismatches = file.run(&policies)?;
-    if mismatches.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{}:\n  {}", path.display(), mismatches.join("\n  ")).into())
-    }
+    Ok(RuleCaseFile::check(&path.display().to_string(), &text, &policies)?)
 }
 
 datatest_stable::harness! {
