@@ -14,6 +14,19 @@ on_exit=()
 cleanup() { for action in "${on_exit[@]}"; do eval "$action" || true; done; }
 trap cleanup EXIT
 
+# --- Python tools for pacbot-autofix's tests (kept apart from the moto set-up) ---
+# aiosmtpd: the SMTP server the notifier tests start on a loopback port.
+# Installed with pip when missing; the tests fail (never skip) without it.
+AIOSMTPD_VERSION=1.4.6
+ensure_python_tools() {
+    if ! python3 -c "import aiosmtpd" 2>/dev/null; then
+        log "installing aiosmtpd==$AIOSMTPD_VERSION with pip"
+        python3 -m pip install --quiet "aiosmtpd==$AIOSMTPD_VERSION"
+    fi
+}
+ensure_python_tools
+# --- end of the Python tools for pacbot-autofix ---
+
 # Make sure rustfmt/clippy exist for .ci/run and for developers (no-op when present).
 ensure_rust_components() {
     if command -v rustup >/dev/null 2>&1; then
