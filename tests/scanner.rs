@@ -421,3 +421,127 @@ fn groups_explain_and_continuous_scans() {
     assert_eq!(o.code, EXIT_ERROR);
     assert!(o.err.contains("did you mean"), "{}", o.err);
 }
+
+/// Against moto: two accounts scanned through an assumed role, the AWS pack's
+/// versioning policy failing in both, then `fix` in dry-run (nothing changes)
+/// and applied in the one allow-listed account, and a rescan closing it.
+#[cfg(all(feature = "aws", feature = "autofix", feature = "testing"))]
+#[test]
+fn moto_accounts_scanned_through_a_role_and_fixed() {
+    use pacbot::aws::testing::{FaultProxy, emulator_config, moto_url, reset_moto, s3_client};
+
+    const OWN: &str = "123456789012";
+    const OTHER: &str = "210987654321";
+    // A multi-threaded runtime keeps the proxy serving while the scanner runs its own.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = moto_url();
+    reset_moto(&url);
+    let (proxy, own, other) = rt.block_on(async {
+        let proxy = FaultProxy::start(&url).await.unwrap();
+        let own = s3_client(&emulator_config(&proxy.url(), None).await);
+        let other = s3_client(&emulator_config(&proxy.url(), Some((OTHER, "seed"))).await);
+        own.create_bucket().bucket("own-records").send().await.unwrap();
+        other.create_bucket().bucket("other-records").send().await.unwrap();
+        (proxy, own, other)
+    });
+    let versioning = |c: &pacbot::aws::testing::sdk::aws_sdk_s3::Client, bucket: &str| {
+        rt.block_on(c.get_bucket_versioning().bucket(bucket).send()).unwrap().status().map(|s| s.as_str().to_owned())
+    };
+
+    let env = Env::new();
+    let endpoint = proxy.url();
+    let config = env.write(
+        "moto.toml",
+        &format!(
+            r#"
+[[sources]]
+type = "aws"
+regions = ["us-east-1"]
+role_arn = "arn:aws:iam::{{account}}:role/pacbot-audit"
+accounts = ["{OWN}", "{OTHER}"]
+endpoint_url = "{endpoint}"
+
+[policies]
+packs = ["aws"]
+
+[autofix.aws]
+role_name = "pacbot-fix"
+endpoint_url = "{endpoint}"
+
+[[autofix.policies]]
+policy_id = "aws-s3-versioning-off"
+silent = true
+allowed_accounts = ["{OTHER}"]
+"#
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let bucket_id = |account: &str, name: &str| format!("aws/{account}/us-east-1/aws.s3.bucket/{name}");
+    let failing = |env: &Env| -> Vec<String> {
+        let r = env.json(&["--config", config, "report", "--format", "json", "--policy", "aws-s3-versioning-off"]);
+        let mut ids: Vec<String> = r["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let a = &v["key"]["asset"];
+                format!(
+                    "{}/{}/{}/{}/{}",
+                    a["provider"].as_str().unwrap(),
+                    a["account"].as_str().unwrap(),
+                    a["region"].as_str().unwrap(),
+                    a["kind"].as_str().unwrap(),
+                    a["resource_id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    let first = env.json(&["--config", config, "scan", "--json"]);
+    assert_eq!(first["scan"]["status"], "complete", "{first}");
+    assert_eq!(failing(&env), [bucket_id(OWN, "own-records"), bucket_id(OTHER, "other-records")]);
+
+    // Dry-run: the allow-listed account's bucket is planned, the other skipped; nothing changes.
+    let dry = env.json(&["--config", config, "fix", "--dry-run", "--json"]);
+    assert_eq!(dry["mode"], "dry_run");
+    let decided = |report: &Value| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = report["report"]["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let what = match d["decision"]["decision"].as_str().unwrap() {
+                    "ran" => format!("ran:{}", d["decision"]["run"]["status"].as_str().unwrap()),
+                    other => other.to_owned(),
+                };
+                (d["violation"]["asset"]["account"].as_str().unwrap().to_owned(), what)
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(decided(&dry), [(OWN.to_owned(), "skipped".to_owned()), (OTHER.to_owned(), "ran:planned".to_owned())]);
+    assert_eq!(versioning(&other, "other-records"), None);
+
+    // Applied: only the allow-listed account's bucket changes, as moto reads it back.
+    let applied = env.json(&["--config", config, "fix", "--apply", "--json"]);
+    assert_eq!(
+        decided(&applied),
+        [(OWN.to_owned(), "skipped".to_owned()), (OTHER.to_owned(), "ran:applied".to_owned())]
+    );
+    assert_eq!(versioning(&other, "other-records").as_deref(), Some("Enabled"));
+    assert_eq!(versioning(&own, "own-records"), None);
+
+    // The next scan closes the fixed violation at its source.
+    let second = env.json(&["--config", config, "scan", "--json"]);
+    assert_eq!(transitions(&second, "closed_fixed"), 1, "{second}");
+    assert_eq!(failing(&env), [bucket_id(OWN, "own-records")]);
+
+    // An unknown policy for `fix` is a configuration error naming it.
+    let o = env.run(&["--config", config, "fix", "--policy", "aws-nope"]);
+    assert_eq!(o.code, EXIT_ERROR);
+    assert!(o.err.contains("aws-nope"), "{}", o.err);
+    drop(proxy);
+}

@@ -64,6 +64,29 @@ pub enum Command {
     Groups(GroupCommand),
     /// Show a policy: its metadata, its rules and its current results.
     Explain(ExplainArgs),
+    /// Auto-fix the configured policies' open violations: notify, wait the
+    /// grace period, remind, fix. Dry-run unless `--apply`.
+    Fix(FixArgs),
+}
+
+/// `fix`.
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Plan and record only; change nothing (the default).
+    #[arg(long, conflicts_with = "apply")]
+    pub dry_run: bool,
+    /// Apply the fixes that are due.
+    #[arg(long)]
+    pub apply: bool,
+    /// Only these policies of `[autofix]` (repeat the flag for several).
+    #[arg(long = "policy")]
+    pub policies: Vec<String>,
+    /// Print the planner's report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Who runs the fixes (recorded in the audit trail).
+    #[arg(long, env = "USER", default_value = "scanner")]
+    pub by: String,
 }
 
 /// Which demo estate to scan.

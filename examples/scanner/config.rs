@@ -67,6 +67,53 @@ pub struct Config {
     /// Where scans are committed.
     #[serde(default)]
     pub store: StoreSection,
+    /// Auto-fix: which policies are fixed, how, and who is told (`scanner fix`).
+    #[serde(default)]
+    pub autofix: AutofixSection,
+}
+
+/// `[autofix]`: the planner's configuration for `scanner fix`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutofixSection {
+    /// The fixed policies: `policy_id`, and optionally `fix` (default: the
+    /// policy's own fix key), `params`, `grace`, `remind_after`, `silent`,
+    /// `allowed_accounts` (opt-in: none by default), `criteria`, `max_per_run`.
+    #[serde(default)]
+    pub policies: Vec<toml::Table>,
+    /// The tag naming an asset's owner (default `Owner`).
+    pub owner_tag: Option<String>,
+    /// Who is told when an asset has no owner tag.
+    #[serde(default)]
+    pub default_recipients: Vec<String>,
+    /// Who receives the summaries of silent fixes.
+    #[serde(default)]
+    pub summary_recipients: Vec<String>,
+    /// Also offer the destructive fixes (delete a bucket, terminate an instance).
+    #[serde(default)]
+    pub impactful: bool,
+    /// A webhook receiving every notice as a JSON POST.
+    pub webhook: Option<String>,
+    /// An SMTP server sending every notice as e-mail (`host`, `port`, `security`, `from`, …).
+    pub smtp: Option<toml::Table>,
+    /// Where fixes run on AWS.
+    #[serde(default)]
+    pub aws: AutofixAws,
+}
+
+/// `[autofix.aws]`: one account (`account`, the credentials' own) or any
+/// account through a role of the same name in each (`role_name`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutofixAws {
+    /// The account of the credentials (single-account mode).
+    pub account: Option<String>,
+    /// The role assumed in each violation's account (multi-account mode).
+    pub role_name: Option<String>,
+    /// The region of the clients that are not regional (default `us-east-1`).
+    pub region: Option<String>,
+    /// An endpoint instead of AWS's (moto, LocalStack).
+    pub endpoint_url: Option<String>,
 }
 
 /// `[scan]`.
@@ -384,6 +431,34 @@ impl Loaded {
             if !matches!(self.origin, Origin::Demo(_)) && !self.resolve(d).is_dir() {
                 bad(format!("policies.dirs[{i}]"), format!("no directory `{}`", self.resolve(d).display()));
             }
+        }
+        let fix = &c.autofix;
+        for (i, p) in fix.policies.iter().enumerate() {
+            if p.get("policy_id").is_none_or(|v| v.as_str().is_none_or(|s| s.trim().is_empty())) {
+                bad(format!("autofix.policies[{i}].policy_id"), "name the policy (`policy_id = \"…\"`)".into());
+            }
+        }
+        match (&fix.aws.account, &fix.aws.role_name) {
+            (Some(_), Some(_)) => {
+                bad("autofix.aws".into(), "give `account` (one account) or `role_name` (any account), not both".into())
+            }
+            (Some(a), None) if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) => {
+                bad("autofix.aws.account".into(), format!("`{a}` is not a 12-digit account id"))
+            }
+            (None, Some(r)) if r.trim().is_empty() || r.contains('/') || r.contains(':') => {
+                bad("autofix.aws.role_name".into(), format!("`{r}` is not a role name (no ARN, no path)"))
+            }
+            _ => {}
+        }
+        if let Some(url) = &fix.aws.endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bad("autofix.aws.endpoint_url".into(), format!("`{url}` is not an http(s) URL"));
+        }
+        if let Some(r) = &fix.aws.region
+            && !is_aws_region(r)
+        {
+            bad("autofix.aws.region".into(), format!("`{r}` is not an AWS region such as `us-east-1`"));
         }
         if out.is_empty() { Ok(()) } else { Err(out) }
     }

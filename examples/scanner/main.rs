@@ -15,6 +15,7 @@
 //! scanner exceptions add --policy ID --asset aws/111122223333/us-east-1/aws.s3.bucket/www --reason … --expires 30d
 //! scanner groups add production --criteria '{path: tags.Environment, eq: production}'
 //! scanner explain demo-aws-s3-public-acl
+//! scanner fix [--apply] [--policy ID]   # auto-fix ([autofix] in the configuration; dry-run by default)
 //! ```
 //!
 //! Exit codes: 0 clean, 1 violations at or above `--fail-on`, 2 errors.
@@ -25,6 +26,7 @@ pub(crate) mod config;
 pub(crate) mod demo;
 pub(crate) mod error;
 pub(crate) mod explain;
+pub(crate) mod fix;
 pub(crate) mod html;
 pub(crate) mod ocsf;
 pub(crate) mod packs;

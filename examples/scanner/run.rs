@@ -9,7 +9,7 @@ use clap::Parser;
 use super::cli::{Cli, Command, LogFormat, ScanArgs};
 use super::config::{Loaded, problems_error};
 use super::error::{EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS, Error, Result};
-use super::{admin, explain, report, scan, store, table};
+use super::{admin, explain, fix, report, scan, store, table};
 
 /// Runs the scanner with these arguments (the first is the program name),
 /// writing results to `out` and errors to `err` (logs and progress bars go
@@ -151,6 +151,11 @@ async fn dispatch(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result
             let loaded = load_config(cli, variant)?;
             let opened = store::open(cli.global.db.as_deref(), &loaded).await?;
             explain::run(&*opened.store, &loaded, args, out).await
+        }
+        Command::Fix(args) => {
+            let loaded = load_config(cli, None)?;
+            let opened = store::open(cli.global.db.as_deref(), &loaded).await?;
+            fix::run(opened.store, &loaded, args, out).await
         }
     }
 }

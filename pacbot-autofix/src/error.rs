@@ -72,6 +72,15 @@ pub enum Error {
         fix: String,
     },
 
+    /// A stored backup cannot be read back by the fix that would restore it.
+    #[error("fix `{fix}` cannot read its backup: {reason}")]
+    BadBackup {
+        /// The fix key.
+        fix: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The resource the fix addresses does not exist (any more).
     #[error("{what} `{id}` not found")]
     NotFound {

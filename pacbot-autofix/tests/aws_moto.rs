@@ -471,23 +471,15 @@ async fn the_catalogue_has_twenty_standard_fixes_and_a_policy_for_them() {
     let standard = pacbot_autofix::aws::catalogue(&sessions).unwrap();
     assert!(standard.len() >= 20, "{}", standard.len());
     assert!(standard.iter().all(|f| !f.info().impactful));
-    assert!(w.catalogue.iter().filter(|f| f.info().impactful).count() == 2);
-    // The pack's fix keys resolve.
-    for key in [
-        "s3-block-public-access",
-        "s3-remove-public-acl",
-        "s3-enable-default-encryption",
-        "s3-enable-versioning",
-        "s3-enable-access-logging",
-        "sg-revoke-world-ingress",
-        "sg-delete",
-        "ec2-require-imdsv2",
-        "ec2-release-eip",
-        "ebs-enable-default-encryption",
-        "iam-deactivate-access-key",
-        "iam-strict-password-policy",
-    ] {
-        assert!(standard.get(key).is_ok(), "{key}");
+    let impactful: Vec<&str> = w.catalogue.iter().filter(|f| f.info().impactful).map(|f| f.info().key).collect();
+    assert_eq!(impactful.len(), 3, "{impactful:?}");
+    // Every fix key of the AWS pack resolves: in the standard catalogue, or
+    // (the destructive ones) in the opt-in one.
+    for policy in pacbot_aws::policies(&pacbot_aws::PackConfig::default()) {
+        if let Some(key) = &policy.meta().fix {
+            let fix = w.catalogue.get(key).unwrap_or_else(|e| panic!("{}: {e}", policy.meta().id));
+            assert_eq!(standard.get(key).is_ok(), !fix.info().impactful, "{key}");
+        }
     }
     let keys = standard.keys();
     let policy = pacbot_autofix::least_privilege_policy(
@@ -509,4 +501,175 @@ async fn the_catalogue_has_twenty_standard_fixes_and_a_policy_for_them() {
     let other = FixTarget::asset(Asset::new(AssetId::new("aws", "999999999999", REGION, "aws.s3.bucket", "x")));
     let e = standard.get("s3-enable-versioning").unwrap().plan(&other, &Default::default()).await.unwrap_err();
     assert!(e.to_string().contains("not this session's account"), "{e}");
+}
+
+#[tokio::test]
+async fn account_vpc_snapshot_and_console_fixes_change_moto() {
+    let _turn = SERIAL.lock().await;
+    let w = world().await;
+    let s3 = w.s3();
+    let ec2 = w.ec2();
+    let iam = w.iam();
+
+    // The account-wide public access block (S3 Control).
+    let control = pacbot_aws::s3control_client(&w.conf, REGION);
+    let account_pab = || async {
+        match control.get_public_access_block().account_id(ACCOUNT).send().await {
+            Ok(o) => json!(o.public_access_block_configuration().and_then(|c| c.restrict_public_buckets())),
+            Err(_) => Value::Null,
+        }
+    };
+    exercise!(w, "AUTO: s3_enable_account_block_public_access", target("aws.s3.account_settings", "global", ACCOUNT),
+        account_pab().await, before: Value::Null, after: json!(true), restored: Some(Value::Null));
+
+    // A statement denying plain HTTP, added to an existing policy and removed on rollback.
+    s3.create_bucket().bucket("tls").send().await.unwrap();
+    let own = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Own", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tls/*"}]});
+    s3.put_bucket_policy().bucket("tls").policy(own.to_string()).send().await.unwrap();
+    let sids = || async {
+        let text = s3.get_bucket_policy().bucket("tls").send().await.unwrap().policy().unwrap_or_default().to_owned();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        json!(doc["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].clone()).collect::<Vec<_>>())
+    };
+    exercise!(w, "AUTO: s3_enforce_ssl", target("aws.s3.bucket", REGION, "tls"), sids().await,
+        before: json!(["Own"]), after: json!(["Own", "PacbotDenyInsecureTransport"]), restored: Some(json!(["Own"])));
+
+    // Flow logs to an S3 bucket.
+    s3.create_bucket().bucket("flow-logs").send().await.unwrap();
+    let vpc =
+        ec2.create_vpc().cidr_block("10.7.0.0/16").send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_owned();
+    let flows = || async {
+        let f = aws_sdk_ec2::types::Filter::builder().name("resource-id").values(&vpc).build();
+        let o = ec2.describe_flow_logs().filter(f).send().await.unwrap();
+        json!(o.flow_logs().iter().map(|l| l.traffic_type().map(|t| t.as_str().to_owned())).collect::<Vec<_>>())
+    };
+    exercise!(w, "AUTO: vpc_enable_flow_logs arn:aws:s3:::flow-logs", target("aws.ec2.vpc", REGION, &vpc), flows().await,
+        before: json!([]), after: json!(["REJECT"]), restored: Some(json!([])));
+
+    // The default group of that VPC emptied, then restored.
+    let f = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
+    let groups = ec2.describe_security_groups().filters(f).send().await.unwrap();
+    let default = groups.security_groups().iter().find(|g| g.group_name() == Some("default")).unwrap();
+    let default_id = default.group_id().unwrap().to_owned();
+    let rule_count = || async {
+        let o = ec2.describe_security_groups().group_ids(&default_id).send().await.unwrap();
+        let g = &o.security_groups()[0];
+        json!([g.ip_permissions().len(), g.ip_permissions_egress().len()])
+    };
+    let seeded = rule_count().await;
+    assert_ne!(seeded, json!([0, 0]), "moto's default group starts with rules");
+    exercise!(w, "AUTO: sg-empty-default", target("aws.ec2.security_group", REGION, &default_id), rule_count().await,
+        before: seeded.clone(), after: json!([0, 0]), restored: Some(seeded.clone()));
+    // A group that is not a default group is refused.
+    let web = ec2.create_security_group().group_name("web").description("web").vpc_id(&vpc).send().await.unwrap();
+    let fix = w.catalogue.get("sg-empty-default").unwrap();
+    let e = fix
+        .plan(&target("aws.ec2.security_group", REGION, web.group_id().unwrap()), &Default::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a default security group"), "{e}");
+
+    // A public snapshot made private; a share with one account is kept.
+    let vol = ec2.create_volume().availability_zone("us-east-1a").size(4).send().await.unwrap();
+    let vol = vol.volume_id().unwrap().to_owned();
+    let snap = ec2.create_snapshot().volume_id(&vol).send().await.unwrap().snapshot_id().unwrap().to_owned();
+    let modify = |group: Option<&str>, user: Option<&str>| {
+        ec2.modify_snapshot_attribute()
+            .snapshot_id(&snap)
+            .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+            .operation_type(aws_sdk_ec2::types::OperationType::Add)
+            .set_group_names(group.map(|g| vec![g.to_owned()]))
+            .set_user_ids(user.map(|u| vec![u.to_owned()]))
+            .send()
+    };
+    modify(Some("all"), None).await.unwrap();
+    modify(None, Some("111122223333")).await.unwrap();
+    let shared = || async {
+        let o = ec2
+            .describe_snapshot_attribute()
+            .snapshot_id(&snap)
+            .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+            .send()
+            .await
+            .unwrap();
+        let mut who: Vec<String> = o
+            .create_volume_permissions()
+            .iter()
+            .map(|p| p.group().map_or_else(|| p.user_id().unwrap_or_default().to_owned(), |g| g.as_str().to_owned()))
+            .collect();
+        who.sort();
+        json!(who)
+    };
+    exercise!(w, "AUTO: ebs_private_snapshot", target("aws.ec2.snapshot", REGION, &snap), shared().await,
+        before: json!(["111122223333", "all"]), after: json!(["111122223333"]), restored: Some(json!(["111122223333", "all"])));
+
+    // An unattached volume snapshotted, then deleted (opt-in).
+    let volumes = || async {
+        let f = aws_sdk_ec2::types::Filter::builder().name("volume-id").values(&vol).build();
+        json!(ec2.describe_volumes().filters(f).send().await.unwrap().volumes().len())
+    };
+    exercise!(w, "AUTO: ebs-snapshot-and-delete", target("aws.ec2.volume", REGION, &vol), volumes().await,
+        before: json!(1), after: json!(0), restored: None);
+    let f = aws_sdk_ec2::types::Filter::builder().name("tag:pacbot-autofix:snapshot-of").values(&vol).build();
+    assert_eq!(ec2.describe_snapshots().owner_ids("self").filters(f).send().await.unwrap().snapshots().len(), 1);
+
+    // Console access removed.
+    iam.create_user().user_name("erin").send().await.unwrap();
+    iam.create_login_profile().user_name("erin").password("Correct-Horse-9!").send().await.unwrap();
+    let console = || async { json!(iam.get_login_profile().user_name("erin").send().await.is_ok()) };
+    exercise!(w, "AUTO: iam_remove_console_access", target("aws.iam.user", "global", "erin"), console().await,
+        before: json!(true), after: json!(false), restored: None);
+}
+
+#[tokio::test]
+async fn multi_account_mode_assumes_the_role_in_the_finding_account() {
+    const OTHER: &str = "222233334444";
+    let _turn = SERIAL.lock().await;
+    let w = world().await;
+    // What the catalogue will see in the other account, through a role there.
+    let endpoint = w.conf.endpoint_url().unwrap().to_owned();
+    let other_conf = pacbot_aws::testing::emulator_config(&endpoint, Some((OTHER, "pacbot-fix"))).await;
+    let other_s3 = pacbot_aws::testing::s3_client(&other_conf);
+    other_s3.create_bucket().bucket("elsewhere").send().await.unwrap();
+    let other_ec2 = aws_sdk_ec2::Client::new(&other_conf);
+    let own_ec2 = w.ec2();
+    assert!(!own_ec2.get_ebs_encryption_by_default().send().await.unwrap().ebs_encryption_by_default().unwrap());
+
+    let sessions = AwsSessions::new(w.conf.clone(), AccountMode::Multi { role_name: "pacbot-fix".into() });
+    let catalogue = pacbot_autofix::aws::catalogue(&sessions).unwrap();
+    let live = Executor::new(w.store.clone(), "test").with_mode(Mode::Apply);
+    let in_other =
+        |kind: &str, region: &str, id: &str| FixTarget::asset(Asset::new(AssetId::new("aws", OTHER, region, kind, id)));
+
+    let fix = catalogue.get("s3-enable-versioning").unwrap();
+    let run = live
+        .run(
+            fix.as_ref(),
+            &in_other("aws.s3.bucket", REGION, "elsewhere"),
+            &Default::default(),
+            "p",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Applied, "{run:?}");
+    let status = other_s3.get_bucket_versioning().bucket("elsewhere").send().await.unwrap();
+    assert_eq!(status.status().map(|s| s.as_str()), Some("Enabled"));
+
+    let fix = catalogue.get("ebs-enable-default-encryption").unwrap();
+    let run = live
+        .run(
+            fix.as_ref(),
+            &in_other("aws.ec2.account_settings", REGION, REGION),
+            &Default::default(),
+            "p",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Applied, "{run:?}");
+    // Changed in the other account only.
+    assert!(other_ec2.get_ebs_encryption_by_default().send().await.unwrap().ebs_encryption_by_default().unwrap());
+    assert!(!own_ec2.get_ebs_encryption_by_default().send().await.unwrap().ebs_encryption_by_default().unwrap());
 }

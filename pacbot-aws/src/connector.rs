@@ -443,10 +443,14 @@ fn s3_client(conf: &SdkConfig, region: &str, path_style: bool) -> aws_sdk_s3::Cl
     )
 }
 
+/// An S3 Control client for `conf` in `region`.
+///
 /// S3 Control addresses `{account}.{endpoint}`: with a custom endpoint (an
 /// emulator on `127.0.0.1`) that host does not resolve, so the endpoint is
 /// used as it is (the account travels in the `x-amz-account-id` header).
-fn s3control_client(conf: &SdkConfig, region: &str) -> aws_sdk_s3control::Client {
+/// Public for the auto-fix catalogue, which writes what this crate reads.
+#[must_use]
+pub fn s3control_client(conf: &SdkConfig, region: &str) -> aws_sdk_s3control::Client {
     let mut b = aws_sdk_s3control::config::Builder::from(conf).region(Region::new(region.to_owned()));
     if let Some(url) = conf.endpoint_url() {
         b = b.endpoint_resolver(FixedEndpoint(url.to_owned()));

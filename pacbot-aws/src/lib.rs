@@ -14,7 +14,7 @@ pub mod shapes;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use connector::{AwsConnector, AwsConnectorBuilder};
+pub use connector::{AwsConnector, AwsConnectorBuilder, s3control_client};
 pub use error::{Error, FailureKind, classify};
 
 pub use pack::{PackConfig, policies};

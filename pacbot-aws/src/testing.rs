@@ -441,3 +441,44 @@ mod tests {
         assert_eq!(loopback_addr("http://127.0.0.1:5000/").map(|a| a.port()), Some(5000));
     }
 }
+
+/// The AWS SDK crates this crate is built on, for tests that seed an
+/// emulator without depending on them directly (the facade's tests).
+pub mod sdk {
+    pub use aws_config;
+    pub use aws_credential_types;
+    pub use aws_sdk_ec2;
+    pub use aws_sdk_iam;
+    pub use aws_sdk_s3;
+    pub use aws_sdk_sts;
+}
+
+/// An SDK configuration for the emulator at `endpoint` (`us-east-1`, dummy
+/// credentials); in `account` through an assumed role named `role` when
+/// given (moto answers each account's calls from its own state).
+pub async fn emulator_config(endpoint: &str, account: Option<(&str, &str)>) -> aws_config::SdkConfig {
+    use aws_config::{BehaviorVersion, Region};
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .credentials_provider(Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None, None, "emulator"))
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let Some((account, role)) = account else { return base };
+    let provider = aws_config::sts::AssumeRoleProvider::builder(format!("arn:aws:iam::{account}:role/{role}"))
+        .session_name("pacbot-test")
+        .configure(&base)
+        .build()
+        .await;
+    base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+}
+
+/// An S3 client for `conf` with path-style addressing (what an emulator on
+/// `127.0.0.1` needs).
+#[must_use]
+pub fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(conf).force_path_style(true).build())
+}

@@ -593,7 +593,7 @@ async fn volumes_of(c: &aws_sdk_ec2::Client, t: &FixTarget) -> Result<Vec<String
 }
 
 /// The volumes without a snapshot this fix took.
-async fn unsnapshotted(c: &aws_sdk_ec2::Client, volumes: &[String]) -> Result<Vec<String>> {
+pub(super) async fn unsnapshotted(c: &aws_sdk_ec2::Client, volumes: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for v in volumes {
         let o = c
@@ -651,22 +651,27 @@ impl Fix for Snapshot {
         }
         let mut ids = Vec::new();
         for v in &todo {
-            let tags = TagSpecification::builder()
-                .resource_type(ResourceType::Snapshot)
-                .tags(Tag::builder().key(SNAPSHOT_TAG).value(v).build())
-                .build();
-            let o = c
-                .create_snapshot()
-                .volume_id(v)
-                .description(format!("pacbot-autofix snapshot of {v} ({})", t.resource_id()))
-                .tag_specifications(tags)
-                .send()
-                .await
-                .map_err(sdk(format!("ec2:CreateSnapshot of `{v}`")))?;
-            ids.push(o.snapshot_id().unwrap_or_default().to_owned());
+            ids.push(take_snapshot(&c, v, t.resource_id()).await?);
         }
         Ok(ApplyOutcome::applied(format!("{} snapshot(s) created", ids.len()), json!({"snapshots": ids})))
     }
+}
+
+/// Snapshots `volume` (tagged as this fix's, for `unsnapshotted`); the snapshot id.
+pub(super) async fn take_snapshot(c: &aws_sdk_ec2::Client, volume: &str, of: &str) -> Result<String> {
+    let tags = TagSpecification::builder()
+        .resource_type(ResourceType::Snapshot)
+        .tags(Tag::builder().key(SNAPSHOT_TAG).value(volume).build())
+        .build();
+    let o = c
+        .create_snapshot()
+        .volume_id(volume)
+        .description(format!("pacbot-autofix snapshot of {volume} ({of})"))
+        .tag_specifications(tags)
+        .send()
+        .await
+        .map_err(sdk(format!("ec2:CreateSnapshot of `{volume}`")))?;
+    Ok(o.snapshot_id().unwrap_or_default().to_owned())
 }
 
 async fn http_tokens(c: &aws_sdk_ec2::Client, id: &str) -> Result<String> {

@@ -1,5 +1,5 @@
 //! IAM fixes: access keys, attached and inline policies, the account
-//! password policy, quarantining a user.
+//! password policy, quarantining a user, removing a console password.
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ const USER_OR_ROLE: &[&str] = &["aws.iam.user", "aws.iam.role"];
 /// The inline policy [`QuarantineUser`] adds.
 pub const QUARANTINE_POLICY: &str = "pacbot-quarantine-deny-all";
 
-aws_fix!(DeactivateKey, DeleteUnusedKey, DeleteInline, PasswordPolicy, QuarantineUser);
+aws_fix!(DeactivateKey, DeleteUnusedKey, DeleteInline, PasswordPolicy, QuarantineUser, DeleteLoginProfile);
 
 pub(super) fn register(c: &mut Catalogue, s: &Arc<AwsSessions>) -> Result<()> {
     c.register(Arc::new(DeactivateKey(s.clone())))?;
@@ -27,6 +27,7 @@ pub(super) fn register(c: &mut Catalogue, s: &Arc<AwsSessions>) -> Result<()> {
     c.register(Arc::new(DeleteInline(s.clone())))?;
     c.register(Arc::new(PasswordPolicy(s.clone())))?;
     c.register(Arc::new(QuarantineUser(s.clone())))?;
+    c.register(Arc::new(DeleteLoginProfile(s.clone())))?;
     Ok(())
 }
 
@@ -676,5 +677,64 @@ impl Fix for QuarantineUser {
             delete_inline(&c, t.resource_id(), QUARANTINE_POLICY).await?;
         }
         Ok(ApplyOutcome::applied("quarantine lifted", Value::Null))
+    }
+}
+
+// ---------------------------------------------------------------- console password
+
+/// The user's console password (login profile): `null` when it has none.
+async fn login_profile(c: &aws_sdk_iam::Client, user: &str) -> Result<Value> {
+    match c.get_login_profile().user_name(user).send().await {
+        Ok(o) => Ok(o.login_profile().map_or(Value::Null, |p| {
+            json!({
+                "created": p.create_date().to_string(),
+                "password_reset_required": p.password_reset_required(),
+            })
+        })),
+        Err(e) if code(&e) == Some("NoSuchEntity") => Ok(Value::Null),
+        Err(e) => Err(sdk(format!("iam:GetLoginProfile `{user}`"))(e)),
+    }
+}
+
+#[async_trait]
+impl Fix for DeleteLoginProfile {
+    fn info(&self) -> FixInfo {
+        FixInfo {
+            key: "iam-delete-login-profile",
+            aliases: &["iam_delete_login_profile", "iam_remove_console_access"],
+            title: "Removes a user's console password (access keys are untouched); it cannot be restored",
+            kinds: USER,
+            params: &[],
+            permissions: &["iam:GetLoginProfile", "iam:DeleteLoginProfile"],
+            rollback: false,
+            impactful: false,
+        }
+    }
+
+    async fn plan(&self, t: &FixTarget, _p: &Params) -> Result<FixPlan> {
+        let before = login_profile(&self.0.iam(t).await?, t.resource_id()).await?;
+        if before.is_null() {
+            return Ok(FixPlan::already_fixed(self.info().key, t, "the user has no console password"));
+        }
+        let change = Change::new("iam:DeleteLoginProfile", "remove the console password", before, Value::Null);
+        Ok(FixPlan::changes(self.info().key, t, "remove console access", vec![change]))
+    }
+
+    async fn backup(&self, t: &FixTarget, _p: &Params) -> Result<Value> {
+        Ok(json!({"login_profile": login_profile(&self.0.iam(t).await?, t.resource_id()).await?}))
+    }
+
+    async fn apply(&self, t: &FixTarget, _p: &Params) -> Result<ApplyOutcome> {
+        let c = self.0.iam(t).await?;
+        let user = t.resource_id();
+        if login_profile(&c, user).await?.is_null() {
+            return Ok(ApplyOutcome::already("the user has no console password"));
+        }
+        c.delete_login_profile()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(sdk(format!("iam:DeleteLoginProfile `{user}`")))?;
+        Ok(ApplyOutcome::applied("console password removed", json!({"login_profile": login_profile(&c, user).await?})))
     }
 }

@@ -1,5 +1,6 @@
 //! Fixes that destroy: opt in with [`catalogue`], which returns the standard
-//! catalogue plus these. Neither can be rolled back.
+//! catalogue plus these. None can be rolled back (the volume one leaves a
+//! snapshot to restore from by hand).
 
 use std::sync::Arc;
 
@@ -11,13 +12,14 @@ use crate::error::{Error, Result};
 use crate::fix::{ApplyOutcome, Catalogue, Change, Fix, FixInfo, FixPlan, FixTarget};
 use crate::params::{ParamKind, ParamSpec, Params};
 
-aws_fix!(DeleteBucket, TerminateInstance);
+aws_fix!(DeleteBucket, TerminateInstance, SnapshotAndDeleteVolume);
 
 /// The standard AWS catalogue plus the destructive fixes.
 pub fn catalogue(sessions: &Arc<AwsSessions>) -> Result<Catalogue> {
     let mut c = super::catalogue(sessions)?;
     c.register(Arc::new(DeleteBucket(sessions.clone())))?;
     c.register(Arc::new(TerminateInstance(sessions.clone())))?;
+    c.register(Arc::new(SnapshotAndDeleteVolume(sessions.clone())))?;
     Ok(c)
 }
 
@@ -153,5 +155,87 @@ async fn instance_state(c: &aws_sdk_ec2::Client, id: &str) -> Result<Option<Stri
             .map(|n| n.as_str().to_owned())),
         Err(e) if code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => Ok(None),
         Err(e) => Err(sdk(format!("ec2:DescribeInstances `{id}`"))(e)),
+    }
+}
+
+/// A volume's state and attachments (`None` when it is gone).
+async fn volume(c: &aws_sdk_ec2::Client, id: &str) -> Result<Option<Value>> {
+    match c.describe_volumes().volume_ids(id).send().await {
+        Ok(o) => Ok(o.volumes().first().map(|v| {
+            json!({
+                "state": v.state().map(|s| s.as_str().to_owned()),
+                "availability_zone": v.availability_zone(),
+                "size": v.size(),
+                "attached_to": v.attachments().iter().filter_map(|a| a.instance_id()).collect::<Vec<_>>(),
+            })
+        })),
+        Err(e) if code(&e).is_some_and(|c| c.starts_with("InvalidVolume")) => Ok(None),
+        Err(e) => Err(sdk(format!("ec2:DescribeVolumes `{id}`"))(e)),
+    }
+}
+
+fn refuse_attached(t: &FixTarget, v: &Value) -> Result<()> {
+    match v["attached_to"].as_array() {
+        Some(a) if !a.is_empty() => Err(Error::UnsupportedTarget {
+            fix: "ebs-snapshot-and-delete".to_owned(),
+            target: t.asset.id.to_string(),
+            reason: format!("the volume is attached to {}", Value::Array(a.clone())),
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Fix for SnapshotAndDeleteVolume {
+    fn info(&self) -> FixInfo {
+        FixInfo {
+            key: "ebs-snapshot-and-delete",
+            aliases: &["ebs_snapshot_and_delete", "ec2_delete_unattached_volume"],
+            title: "Snapshots an unattached volume (once) and deletes it; an attached volume is refused",
+            kinds: &["aws.ec2.volume"],
+            params: &[],
+            permissions: &[
+                "ec2:DescribeVolumes",
+                "ec2:DescribeSnapshots",
+                "ec2:CreateSnapshot",
+                "ec2:CreateTags",
+                "ec2:DeleteVolume",
+            ],
+            rollback: false,
+            impactful: true,
+        }
+    }
+
+    async fn plan(&self, t: &FixTarget, _p: &Params) -> Result<FixPlan> {
+        let Some(v) = volume(&self.0.ec2(t).await?, t.resource_id()).await? else {
+            return Ok(FixPlan::already_fixed(self.info().key, t, "the volume is gone"));
+        };
+        refuse_attached(t, &v)?;
+        let changes = vec![
+            Change::new("ec2:CreateSnapshot", "snapshot the volume first", Value::Null, Value::Null),
+            Change::new("ec2:DeleteVolume", "delete the volume", v, Value::Null),
+        ];
+        Ok(FixPlan::changes(self.info().key, t, "snapshot and delete the unattached volume", changes))
+    }
+
+    async fn backup(&self, t: &FixTarget, _p: &Params) -> Result<Value> {
+        Ok(json!({"volume": volume(&self.0.ec2(t).await?, t.resource_id()).await?}))
+    }
+
+    async fn apply(&self, t: &FixTarget, _p: &Params) -> Result<ApplyOutcome> {
+        let c = self.0.ec2(t).await?;
+        let id = t.resource_id();
+        let Some(v) = volume(&c, id).await? else {
+            return Ok(ApplyOutcome::already("the volume is gone"));
+        };
+        refuse_attached(t, &v)?;
+        let owned = [id.to_owned()];
+        let snapshot = if super::ec2::unsnapshotted(&c, &owned).await?.is_empty() {
+            None
+        } else {
+            Some(super::ec2::take_snapshot(&c, id, id).await?)
+        };
+        c.delete_volume().volume_id(id).send().await.map_err(sdk(format!("ec2:DeleteVolume `{id}`")))?;
+        Ok(ApplyOutcome::applied("volume snapshotted and deleted", json!({"snapshot": snapshot})))
     }
 }

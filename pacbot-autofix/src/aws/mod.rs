@@ -23,10 +23,13 @@ use crate::bots::AccountMode;
 use crate::error::{Error, Result};
 use crate::fix::{Catalogue, FixTarget};
 
+mod account;
+mod ebs;
 mod ec2;
 mod iam;
 pub mod impactful;
 mod s3;
+mod vpc;
 
 /// Clients per (account, region), in single- or multi-account mode.
 #[derive(Debug)]
@@ -41,6 +44,18 @@ impl AwsSessions {
     #[must_use]
     pub fn new(base: SdkConfig, accounts: AccountMode) -> Arc<Self> {
         Arc::new(Self { base, accounts, assumed: Mutex::new(HashMap::new()) })
+    }
+
+    /// Sessions over the standard credential chain (environment, shared
+    /// profile, SSO, instance role) in `region`, at `endpoint_url` when given
+    /// (an emulator; `AWS_ENDPOINT_URL` is honoured as well).
+    pub async fn from_env(region: &str, endpoint_url: Option<&str>, accounts: AccountMode) -> Arc<Self> {
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(Region::new(region.to_owned()));
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        Self::new(loader.load().await, accounts)
     }
 
     async fn config(&self, target: &FixTarget) -> Result<SdkConfig> {
@@ -91,6 +106,12 @@ impl AwsSessions {
         Ok(aws_sdk_s3::Client::from_conf(b.build()))
     }
 
+    /// An S3 Control client (account-wide S3 settings).
+    pub async fn s3control(&self, target: &FixTarget) -> Result<aws_sdk_s3control::Client> {
+        let conf = self.config(target).await?;
+        Ok(pacbot_aws::s3control_client(&conf, Self::region(target).as_ref()))
+    }
+
     /// An IAM client.
     pub async fn iam(&self, target: &FixTarget) -> Result<aws_sdk_iam::Client> {
         let conf = self.config(target).await?;
@@ -105,6 +126,9 @@ pub fn catalogue(sessions: &Arc<AwsSessions>) -> Result<Catalogue> {
     s3::register(&mut c, sessions)?;
     ec2::register(&mut c, sessions)?;
     iam::register(&mut c, sessions)?;
+    account::register(&mut c, sessions)?;
+    ebs::register(&mut c, sessions)?;
+    vpc::register(&mut c, sessions)?;
     Ok(c)
 }
 

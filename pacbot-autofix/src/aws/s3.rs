@@ -1,5 +1,6 @@
 //! S3 fixes: public access block, public ACL grants, public policy
-//! statements, default encryption, versioning, access logging.
+//! statements, default encryption, versioning, access logging, a statement
+//! denying plain HTTP.
 
 use std::sync::Arc;
 
@@ -20,7 +21,15 @@ const BUCKET: &[&str] = &["aws.s3.bucket"];
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTH_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
-aws_fix!(BlockPublicAccess, RemovePublicAcl, RemovePublicPolicy, EnableEncryption, EnableVersioning, EnableLogging);
+aws_fix!(
+    BlockPublicAccess,
+    RemovePublicAcl,
+    RemovePublicPolicy,
+    EnableEncryption,
+    EnableVersioning,
+    EnableLogging,
+    DenyInsecureTransport,
+);
 
 pub(super) fn register(c: &mut Catalogue, s: &Arc<AwsSessions>) -> Result<()> {
     c.register(Arc::new(BlockPublicAccess(s.clone())))?;
@@ -29,6 +38,7 @@ pub(super) fn register(c: &mut Catalogue, s: &Arc<AwsSessions>) -> Result<()> {
     c.register(Arc::new(EnableEncryption(s.clone())))?;
     c.register(Arc::new(EnableVersioning(s.clone())))?;
     c.register(Arc::new(EnableLogging(s.clone())))?;
+    c.register(Arc::new(DenyInsecureTransport(s.clone())))?;
     Ok(())
 }
 
@@ -641,5 +651,111 @@ impl Fix for EnableLogging {
         let target = l["target_bucket"].as_str().map(|b| (b, l["prefix"].as_str().unwrap_or_default()));
         put_logging(&c, t.resource_id(), target).await?;
         Ok(ApplyOutcome::applied("access logging restored", read_logging(&c, t.resource_id()).await?))
+    }
+}
+
+// ---------------------------------------------------------------- deny insecure transport
+
+/// The statement this fix adds, recognised again by its `Sid`.
+const SECURE_TRANSPORT_SID: &str = "PacbotDenyInsecureTransport";
+
+fn deny_http_statement(bucket: &str) -> Value {
+    json!({
+        "Sid": SECURE_TRANSPORT_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    })
+}
+
+/// Whether a statement denies every S3 action to everyone over plain HTTP.
+fn denies_http(s: &Value) -> bool {
+    let one_of = |v: &Value, wanted: &[&str]| match v {
+        Value::String(x) => wanted.contains(&x.as_str()),
+        Value::Array(a) => a.iter().any(|x| x.as_str().is_some_and(|x| wanted.contains(&x))),
+        _ => false,
+    };
+    let insecure =
+        s["Condition"]["Bool"]["aws:SecureTransport"].as_str().is_some_and(|v| v.eq_ignore_ascii_case("false"))
+            || s["Condition"]["Bool"]["aws:SecureTransport"] == false;
+    s["Effect"] == "Deny"
+        && (s["Principal"] == "*" || one_of(&s["Principal"]["AWS"], &["*"]))
+        && one_of(&s["Action"], &["s3:*", "*"])
+        && insecure
+}
+
+/// The policy document (parsed, or a new empty one) and whether it already denies HTTP.
+fn with_deny_http(text: Option<&str>, bucket: &str) -> Result<(Value, bool)> {
+    let mut doc = match text {
+        Some(t) => serde_json::from_str::<Value>(t).map_err(|e| {
+            Error::provider("aws", "s3:GetBucketPolicy", format!("the policy of `{bucket}` is not JSON: {e}"))
+        })?,
+        None => json!({"Version": "2012-10-17", "Statement": []}),
+    };
+    let mut statements = match doc.get("Statement").cloned() {
+        Some(Value::Array(a)) => a,
+        Some(single) => vec![single],
+        None => Vec::new(),
+    };
+    if statements.iter().any(denies_http) {
+        return Ok((doc, true));
+    }
+    statements.push(deny_http_statement(bucket));
+    doc["Statement"] = Value::Array(statements);
+    Ok((doc, false))
+}
+
+#[async_trait]
+impl Fix for DenyInsecureTransport {
+    fn info(&self) -> FixInfo {
+        FixInfo {
+            key: "s3-deny-insecure-transport",
+            aliases: &["s3_deny_http", "s3_enforce_ssl"],
+            title: "Adds a bucket-policy statement denying every request made over plain HTTP",
+            kinds: BUCKET,
+            params: &[],
+            permissions: &["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+            rollback: true,
+            impactful: false,
+        }
+    }
+
+    async fn plan(&self, t: &FixTarget, _p: &Params) -> Result<FixPlan> {
+        let bucket = t.resource_id();
+        let before = read_policy(&self.0.s3(t).await?, bucket).await?;
+        let (after, done) = with_deny_http(before.as_deref(), bucket)?;
+        if done {
+            return Ok(FixPlan::already_fixed(self.info().key, t, "the bucket policy already denies HTTP"));
+        }
+        let change = Change::new(
+            "s3:PutBucketPolicy",
+            "add a statement denying requests where aws:SecureTransport is false",
+            before.map_or(Value::Null, Value::String),
+            after,
+        );
+        Ok(FixPlan::changes(self.info().key, t, "deny insecure transport in the bucket policy", vec![change]))
+    }
+
+    async fn backup(&self, t: &FixTarget, _p: &Params) -> Result<Value> {
+        Ok(json!({"policy": read_policy(&self.0.s3(t).await?, t.resource_id()).await?}))
+    }
+
+    async fn apply(&self, t: &FixTarget, _p: &Params) -> Result<ApplyOutcome> {
+        let c = self.0.s3(t).await?;
+        let bucket = t.resource_id();
+        let (after, done) = with_deny_http(read_policy(&c, bucket).await?.as_deref(), bucket)?;
+        if done {
+            return Ok(ApplyOutcome::already("the bucket policy already denies HTTP"));
+        }
+        write_policy(&c, bucket, Some(&after.to_string())).await?;
+        Ok(ApplyOutcome::applied("HTTP requests denied", json!({"policy": read_policy(&c, bucket).await?})))
+    }
+
+    async fn rollback(&self, t: &FixTarget, backup: &Value) -> Result<ApplyOutcome> {
+        let c = self.0.s3(t).await?;
+        write_policy(&c, t.resource_id(), backup["policy"].as_str()).await?;
+        Ok(ApplyOutcome::applied("bucket policy restored", backup.clone()))
     }
 }
