@@ -92,7 +92,7 @@ fn demo_scan_commits_to_a_sqlite_file_and_reports() {
     assert_eq!(report["scan"]["counts"]["assets_seen"], 433);
     assert_eq!(report["scan"]["counts"]["errors"], 0, "the packs read the demo's shapes without errors");
     let open = report["violations"].as_array().unwrap();
-    assert_eq!(open.len(), 666);
+    assert_eq!(open.len(), 680);
     assert_demo_violations(open);
     let groups: Vec<&str> =
         report["groups"].as_array().unwrap().iter().filter_map(|g| g["report"]["group"].as_str()).collect();
@@ -107,7 +107,7 @@ fn two_scans_show_the_lifecycle_with_exceptions() {
     let env = Env::new();
     let first = env.json(&["scan", "--demo", "--json"]);
     let opened = transitions(&first, "opened");
-    assert_eq!(opened, 666, "{first}");
+    assert_eq!(opened, 680, "{first}");
 
     // The same estate again: nothing new opens, nothing closes.
     let second = env.json(&["scan", "--demo", "--json"]);
@@ -155,7 +155,7 @@ fn two_scans_show_the_lifecycle_with_exceptions() {
     // The fixed estate: fixes close, removed resources close as gone, the new
     // public bucket opens, and the exceptions exempt.
     let third = env.json(&["scan", "--demo", "fixed", "--json"]);
-    assert_eq!(transitions(&third, "closed_fixed"), 112, "{third}");
+    assert_eq!(transitions(&third, "closed_fixed"), 117, "{third}");
     // 11 resources were removed (433 - 424 + 2 new), with their 49 open violations.
     assert_eq!(third["scan"]["counts"]["assets_removed"], 11, "{third}");
     assert_eq!(transitions(&third, "closed_resource_gone"), 49, "{third}");
@@ -261,6 +261,15 @@ fn assert_demo_violations(open: &[Value]) {
     assert_eq!(http, ["stdeveeastsear3", "stdevewestsear3"]);
     // Development's VM 4 of each location has a data disk in a page blob.
     assert_eq!(violated(open, "azure-vm-unmanaged-disks").len(), 2);
+    // Development's SQL servers do not audit; its VM 1 of each location is
+    // stopped but still allocated (production's VM 4 is deallocated: no cost).
+    let last =
+        |ids: Vec<String>| -> Vec<String> { ids.iter().map(|id| id.rsplit('/').next().unwrap().to_owned()).collect() };
+    assert_eq!(last(violated(open, "azure-sql-auditing-off")), ["sql-deve-eastus", "sql-deve-westeurope"]);
+    assert_eq!(last(violated(open, "azure-vm-stopped-not-deallocated")), ["vm-deve-east-web-1", "vm-deve-west-web-1"]);
+    // Blob soft delete: production's account 2 of each location, and every
+    // development account (none has container soft delete): 2 + 8.
+    assert_eq!(violated(open, "azure-storage-blob-soft-delete-off").len(), 10);
 
     // Mandatory tags (the demo's `Owner`, `Environment`, `CostCenter`), counted
     // from the estate itself: AWS keys exactly, on the kinds its pack owns except

@@ -393,7 +393,15 @@ def azure_estate():
                     "encryption": {"key_source": "Microsoft.Storage",
                                    "require_infrastructure_encryption": prod and n % 2 == 0,
                                    "blob_enabled": True, "file_enabled": True, "key_vault_uri": None},
-                    "private_endpoint_connection_count": 1 if prod and n == 5 else 0},
+                    "private_endpoint_connection_count": 1 if prod and n == 5 else 0,
+                    # Soft delete: production's baseline except account 2; development's
+                    # odd accounts have none, its even ones blobs only.
+                    "blob_service": {
+                        "delete_retention_enabled": (n != 2) if prod else (n % 2 == 0),
+                        "delete_retention_days": (7 if n != 2 else None) if prod else (7 if n % 2 == 0 else None),
+                        "container_delete_retention_enabled": (n != 2) if prod else None,
+                        "container_delete_retention_days": (7 if n != 2 else None) if prod else None,
+                        "versioning_enabled": True if prod and n != 2 else None}},
                     tags_for(team, env, quality)))
                 for c, (cname, level) in enumerate([("data", "None"), ("images", "Blob" if public_blobs else None),
                                                     ("exports", "Container" if n == 2 else "None")]):
@@ -466,7 +474,10 @@ def azure_estate():
                     "encryption_at_host": True if prod and n % 3 != 1 else None,
                     "security_type": "TrustedLaunch" if prod else None,
                     "network_interface_ids": [arm_id(sub, rg, "Microsoft.Network/networkInterfaces", f"{name}-nic")],
-                    "identity_type": "SystemAssigned" if n % 2 == 0 else None, "zones": ["1"] if prod else []},
+                    "identity_type": "SystemAssigned" if n % 2 == 0 else None, "zones": ["1"] if prod else [],
+                    # Production deallocates its spare VM; development's VM 1 was shut
+                    # down from inside the guest, so it is stopped but still allocated.
+                    "power_state": "deallocated" if prod and n == 4 else "stopped" if not prod and n == 1 else "running"},
                     vm_tags))
             for d in range(2):
                 name = f"disk-{env[:4]}-{location[:4]}-orphan-{d}"
@@ -493,7 +504,9 @@ def azure_estate():
                 "public_network_access": "Enabled", "minimal_tls_version": "1.2",
                 "entra_admin": {"login": "dba-group", "sid": "2f1c7c9e-0000-4000-8000-000000000001",
                                 "azure_ad_only_authentication": prod} if prod else None,
-                "firewall_rules": firewall}, tags_for("data", env, quality)))
+                "firewall_rules": firewall,
+                "auditing_state": "Enabled" if prod else "Disabled", "auditing_retention_days": 90 if prod else 0},
+                tags_for("data", env, quality)))
             for dbname, system in [("master", True), ("orders", False), ("reports", False)]:
                 db_id = f"{sql_id}/databases/{dbname}"
                 assets.append(az_asset(sub, location, "azure.sql.database", db_id, {
@@ -549,6 +562,9 @@ def fixed(estate):
             elif kind == "azure.storage.account":
                 attrs["minimum_tls_version"] = "TLS1_2"
                 attrs["supports_https_traffic_only"] = True
+                attrs["blob_service"].update(delete_retention_enabled=True, delete_retention_days=7,
+                                             container_delete_retention_enabled=True,
+                                             container_delete_retention_days=7)
             elif kind == "azure.compute.vm":
                 if attrs["disable_password_authentication"] is False:
                     attrs["disable_password_authentication"] = True
