@@ -151,6 +151,17 @@ cargo test --workspace --all-features --doc
 log "examples"
 cargo run --quiet --example quickstart >/dev/null
 
+# The provider crates build without their connectors (the packs and shapes the
+# facade always has), and the quick start builds no cloud SDK.
+log "provider crates without their connectors"
+cargo check --quiet -p pacbot-aws --no-default-features
+cargo check --quiet -p pacbot-azure --no-default-features
+# (Examples build with the normal and dev dependencies of the facade.)
+if cargo tree -p pacbot -e normal,dev --prefix none | grep -Eq '^(aws-sdk-|aws-config |azure_core |azure_mgmt_)'; then
+    echo "the scanner example with default features depends on a cloud SDK" >&2
+    exit 1
+fi
+
 # The README's quick start, as a newcomer runs it (a debug build here: the
 # release build the README suggests is only faster), into a scratch data
 # directory: two demo scans, then the fixed estate, then a report.

@@ -6,12 +6,13 @@ pub use pacbot_core::*;
 /// PostgreSQL behind the `sqlite` and `postgres` features).
 pub use pacbot_store as store;
 
-/// AWS connectors and the AWS policy pack.
-#[cfg(feature = "aws")]
+/// The AWS policy pack ([`aws::pack`]) and attribute shapes ([`aws::shapes`]),
+/// always; the AWS connector (`aws::AwsConnector`) with the `aws` feature.
 pub use pacbot_aws as aws;
 
-/// Azure connectors and the Azure policy pack.
-#[cfg(feature = "azure")]
+/// The Azure policy pack ([`azure::pack`]) and attribute shapes
+/// ([`azure::shapes`]), always; the Azure connector (`azure::AzureConnector`)
+/// with the `azure` feature.
 pub use pacbot_azure as azure;
 
 /// Auto-fix: notify, wait, fix — with dry-run, backups and audit.

@@ -81,7 +81,7 @@ fn transitions(scan: &Value, kind: &str) -> u64 {
 fn demo_scan_commits_to_a_sqlite_file_and_reports() {
     let env = Env::new();
     let out = env.ok(&["scan", "--demo"]);
-    assert!(out.contains("Scan 1 (demo) complete: 321 assets"), "{out}");
+    assert!(out.contains("Scan 1 (demo) complete: 433 assets (433 new, 0 removed)"), "{out}");
     assert!(out.contains("Compliance: "), "{out}");
     assert!(out.contains("Worst policies:") && out.contains("Asset groups:") && out.contains("production"), "{out}");
     assert!(out.contains(&format!("Database: {}", env.db().display())), "{out}");
@@ -89,9 +89,11 @@ fn demo_scan_commits_to_a_sqlite_file_and_reports() {
 
     // The committed scan reads back the same.
     let report = env.json(&["report", "--format", "json"]);
-    assert_eq!(report["scan"]["counts"]["assets_seen"], 321);
+    assert_eq!(report["scan"]["counts"]["assets_seen"], 433);
+    assert_eq!(report["scan"]["counts"]["errors"], 0, "the packs read the demo's shapes without errors");
     let open = report["violations"].as_array().unwrap();
-    assert!(open.len() > 100, "{}", open.len());
+    assert_eq!(open.len(), 680);
+    assert_demo_violations(open);
     let groups: Vec<&str> =
         report["groups"].as_array().unwrap().iter().filter_map(|g| g["report"]["group"].as_str()).collect();
     assert_eq!(groups, ["azure", "production", "team-payments"]);
@@ -105,7 +107,7 @@ fn two_scans_show_the_lifecycle_with_exceptions() {
     let env = Env::new();
     let first = env.json(&["scan", "--demo", "--json"]);
     let opened = transitions(&first, "opened");
-    assert!(opened > 100, "{first}");
+    assert_eq!(opened, 680, "{first}");
 
     // The same estate again: nothing new opens, nothing closes.
     let second = env.json(&["scan", "--demo", "--json"]);
@@ -122,7 +124,7 @@ fn two_scans_show_the_lifecycle_with_exceptions() {
         "--id",
         "root-keys",
         "--policy",
-        "demo-aws-iam-root-access-keys",
+        "aws-iam-root-access-keys",
         "--asset",
         root,
         "--reason",
@@ -153,23 +155,44 @@ fn two_scans_show_the_lifecycle_with_exceptions() {
     // The fixed estate: fixes close, removed resources close as gone, the new
     // public bucket opens, and the exceptions exempt.
     let third = env.json(&["scan", "--demo", "fixed", "--json"]);
-    assert!(transitions(&third, "closed_fixed") > 20, "{third}");
-    assert!(transitions(&third, "closed_resource_gone") > 5, "{third}");
-    assert_eq!(transitions(&third, "opened"), 1, "{third}");
+    assert_eq!(transitions(&third, "closed_fixed"), 117, "{third}");
+    // 11 resources were removed (433 - 424 + 2 new), with their 49 open violations.
+    assert_eq!(third["scan"]["counts"]["assets_removed"], 11, "{third}");
+    assert_eq!(transitions(&third, "closed_resource_gone"), 49, "{third}");
+    // The new staging bucket readable by everyone opens four; the new
+    // production bucket is compliant.
+    assert_eq!(transitions(&third, "opened"), 4, "{third}");
     let exempted = transitions(&third, "exempted");
-    assert!(exempted >= 2, "{third}");
+    // The root keys, and the two search-team assets still without a cost
+    // center in the fixed estate (both open before).
+    assert_eq!(exempted, 3, "{third}");
     assert_eq!(third["compliance"]["exempted"].as_u64().unwrap(), exempted);
-    let violations = env.json(&["report", "--format", "json", "--policy", "demo-aws-iam-root-access-keys"]);
+    let violations = env.json(&["report", "--format", "json", "--policy", "aws-iam-root-access-keys"]);
     let v = &violations["violations"][0];
     assert_eq!((v["status"].as_str(), v["exception_id"].as_str()), (Some("exempted"), Some("root-keys")));
-    let opened_bucket = env.json(&["report", "--format", "json", "--policy", "demo-aws-s3-public-acl"]);
+    let all = env.json(&["report", "--format", "json"]);
+    let new_bucket = "acme-staging-us-east-1-marketing-share";
+    let mut on_new: Vec<&str> = all["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["key"]["asset"]["resource_id"] == new_bucket)
+        .map(|v| v["key"]["policy_id"].as_str().unwrap())
+        .collect();
+    on_new.sort_unstable();
+    assert_eq!(
+        on_new,
+        [
+            "aws-s3-insecure-transport-allowed",
+            "aws-s3-mfa-delete-off",
+            "aws-s3-public-access-block-off",
+            "aws-s3-public-acl-read",
+        ]
+    );
     assert!(
-        opened_bucket["violations"]
-            .as_array()
-            .unwrap()
+        violated(all["violations"].as_array().unwrap(), "aws-s3-mfa-delete-off")
             .iter()
-            .any(|v| v["key"]["asset"]["resource_id"] == "acme-production-us-east-1-marketing-share"),
-        "{opened_bucket}"
+            .all(|b| b != "acme-production-us-east-1-payments-reports")
     );
 
     // Revoking an exception re-opens its violations at the next scan.
@@ -184,6 +207,104 @@ fn two_scans_show_the_lifecycle_with_exceptions() {
     // The trend has one point per scan.
     let report = env.json(&["report", "--format", "json", "--since", "1h"]);
     assert_eq!(report["trend"].as_array().unwrap().len(), 4);
+}
+
+/// The resource ids of the open violations of one policy, sorted.
+fn violated(open: &[Value], policy: &str) -> Vec<String> {
+    let mut ids: Vec<String> = open
+        .iter()
+        .filter(|v| v["key"]["policy_id"] == policy)
+        .map(|v| v["key"]["asset"]["resource_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The demo estate's documents.
+fn demo_estate() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scanner/demo/estate.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Violations of the real packs on the demo estate, each worked out from how
+/// examples/scanner/demo/generate.py builds the estate.
+fn assert_demo_violations(open: &[Value]) {
+    // The staging account (444455556666) keeps root access keys, has no MFA on root,
+    // and its `audit` role trusts every AWS principal; production does neither.
+    let staging = "444455556666";
+    assert_eq!(violated(open, "aws-iam-root-access-keys"), [staging]);
+    assert_eq!(violated(open, "aws-iam-root-mfa-off"), [staging]);
+    assert_eq!(violated(open, "aws-iam-role-trust-public"), ["audit"]);
+    // The customer policy `everything` (Allow * on *) exists in both accounts.
+    assert_eq!(
+        violated(open, "aws-iam-policy-full-admin"),
+        ["arn:aws:iam::111122223333:policy/everything", "arn:aws:iam::444455556666:policy/everything"]
+    );
+    // Instance 5 of every (account, region) is stopped since March 2025: 2 × 2.
+    assert_eq!(violated(open, "aws-ec2-instance-long-stopped").len(), 4);
+    // Only staging's account-wide S3 public access block is missing.
+    assert_eq!(violated(open, "aws-s3-account-public-access-block-off"), ["444455556666"]);
+
+    // Azure: development's westeurope SQL server lets in 0.0.0.0–255.255.255.255;
+    // every development server and production's eastus one let in all Azure services.
+    let dev_sql = concat!(
+        "/subscriptions/9a7d3c2b-1e4f-4a6b-8c0d-2f1e3d4c5b6a/resourcegroups/rg-development-westeurope",
+        "/providers/microsoft.sql/servers/sql-deve-westeurope"
+    );
+    assert_eq!(violated(open, "azure-sql-firewall-open-to-all"), [dev_sql]);
+    assert_eq!(violated(open, "azure-sql-allow-azure-services").len(), 3);
+    // Development's storage account 3 of each location accepts plain HTTP.
+    let http: Vec<String> = violated(open, "azure-storage-secure-transfer-off")
+        .iter()
+        .map(|id| id.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(http, ["stdeveeastsear3", "stdevewestsear3"]);
+    // Development's VM 4 of each location has a data disk in a page blob.
+    assert_eq!(violated(open, "azure-vm-unmanaged-disks").len(), 2);
+    // Development's SQL servers do not audit; its VM 1 of each location is
+    // stopped but still allocated (production's VM 4 is deallocated: no cost).
+    let last =
+        |ids: Vec<String>| -> Vec<String> { ids.iter().map(|id| id.rsplit('/').next().unwrap().to_owned()).collect() };
+    assert_eq!(last(violated(open, "azure-sql-auditing-off")), ["sql-deve-eastus", "sql-deve-westeurope"]);
+    assert_eq!(last(violated(open, "azure-vm-stopped-not-deallocated")), ["vm-deve-east-web-1", "vm-deve-west-web-1"]);
+    // Blob soft delete: production's account 2 of each location, and every
+    // development account (none has container soft delete): 2 + 8.
+    assert_eq!(violated(open, "azure-storage-blob-soft-delete-off").len(), 10);
+
+    // Mandatory tags (the demo's `Owner`, `Environment`, `CostCenter`), counted
+    // from the estate itself: AWS keys exactly, on the kinds its pack owns except
+    // default groups and VPCs; Azure keys case-insensitively on taggable kinds.
+    let estate = demo_estate();
+    let mandatory = ["Owner", "Environment", "CostCenter"];
+    let lacks = |a: &Value, exact: bool| {
+        let tags = a["tags"].as_object().unwrap();
+        mandatory.iter().any(|m| {
+            !tags.iter().any(|(k, v)| {
+                (if exact { k == m } else { k.eq_ignore_ascii_case(m) }) && !v.as_str().unwrap().trim().is_empty()
+            })
+        })
+    };
+    let kind = |a: &Value| a["id"]["kind"].as_str().unwrap().to_owned();
+    let aws_owned = ["instance", "volume", "snapshot", "address", "security_group", "vpc"];
+    let aws_missing = estate
+        .iter()
+        .filter(|a| {
+            let k = kind(a);
+            (k == "aws.s3.bucket" || aws_owned.iter().any(|o| k == format!("aws.ec2.{o}")))
+                && a["attributes"]["is_default"] != true
+                && lacks(a, true)
+        })
+        .count();
+    let azure_missing = estate
+        .iter()
+        .filter(|a| {
+            let k = kind(a);
+            pacbot::azure::pack::TAGGABLE.contains(&k.as_str()) && lacks(a, false)
+        })
+        .count();
+    assert_eq!(violated(open, "aws-tagging-mandatory-tags").len(), aws_missing);
+    assert_eq!(violated(open, "azure-mandatory-tags").len(), azure_missing);
+    assert_eq!((aws_missing, azure_missing), (99, 91));
 }
 
 fn schema(name: &str) -> jsonschema::Validator {
@@ -263,10 +384,15 @@ fn report_formats_parse_and_validate() {
     assert!(table.contains("Latest scan 2 (demo)") && table.contains("Trend"), "{table}");
 }
 
+/// One compliant EBS volume, in its documented shape, with every tag the
+/// built-in packs ask for (the AWS pack's defaults and the tagging pack's).
 const CLEAN: &str = r#"[{"id": {"provider": "aws", "account": "111122223333", "region": "us-east-1",
   "kind": "aws.ec2.volume", "resource_id": "vol-1"},
-  "tags": {"Owner": "ops@example.com", "CostCenter": "CC-1234"},
-  "attributes": {"state": "in-use", "encrypted": true, "size_gib": 8}}]"#;
+  "tags": {"Owner": "ops@example.com", "CostCenter": "CC-1234", "Application": "ledger", "Environment": "production"},
+  "attributes": {"volume_id": "vol-1", "volume_type": "gp3", "size_gib": 8, "iops": 3000, "state": "in-use",
+    "encrypted": true, "kms_key_id": null, "snapshot_id": null, "availability_zone": "us-east-1a",
+    "create_time": "2025-05-01T12:00:00Z",
+    "attachments": [{"instance_id": "i-0abc", "device": "/dev/xvda", "state": "attached", "delete_on_termination": true}]}}]"#;
 
 fn config(env: &Env, inventory: &str, extra: &str) -> PathBuf {
     env.write("inventory.json", inventory);
@@ -316,7 +442,7 @@ fn validate_names_file_path_and_reason() {
     env.write("demo/estate.json", "[]");
     env.write("demo/policies/production.yaml", "policies: []\n");
     let out = env.ok(&["--config", good.to_str().unwrap(), "validate"]);
-    assert!(out.contains("valid") && out.contains("pack demo-aws (aws)"), "{out}");
+    assert!(out.contains("valid") && out.contains("pack aws (aws)"), "{out}");
 
     let bad = env.write(
         "bad.toml",
@@ -414,10 +540,10 @@ fn groups_explain_and_continuous_scans() {
     assert_eq!(o.code, EXIT_ERROR);
     assert!(o.err.contains("scan 1 failed") && o.err.contains("scan 2 failed"), "{}", o.err);
 
-    let out = env.ok(&["--config", cfg, "explain", "demo-aws-ebs-unencrypted"]);
-    assert!(out.contains("EBS volume is not encrypted") && out.contains("pass_when"), "{out}");
-    assert!(out.contains("rule main: 1 passed, 0 failed"), "{out}");
-    let o = env.run(&["explain", "demo-aws-ebs"]);
+    let out = env.ok(&["--config", cfg, "explain", "aws-ebs-volume-unencrypted"]);
+    assert!(out.contains("EBS volume is not encrypted") && out.contains("fail_when"), "{out}");
+    assert!(out.contains("rule unencrypted: 1 passed, 0 failed"), "{out}");
+    let o = env.run(&["explain", "aws-ebs"]);
     assert_eq!(o.code, EXIT_ERROR);
     assert!(o.err.contains("did you mean"), "{}", o.err);
 }
@@ -544,4 +670,68 @@ allowed_accounts = ["{OTHER}"]
     assert_eq!(o.code, EXIT_ERROR);
     assert!(o.err.contains("aws-nope"), "{}", o.err);
     drop(proxy);
+}
+
+/// Every attribute document of the demo estates reads as the Rust type of
+/// its kind and writes back unchanged: the documented shapes of pacbot-aws
+/// and pacbot-azure exactly, every field present and nothing else.
+#[test]
+fn the_demo_estates_follow_the_documented_shapes() {
+    use pacbot::aws::shapes as aws;
+    use pacbot::azure::shapes as az;
+    use pacbot::shape_doc::{ShapeExample, check_round_trip};
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scanner/demo");
+    for file in ["estate.json", "estate-fixed.json"] {
+        let estate: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let mut kinds = std::collections::BTreeSet::new();
+        for (i, asset) in estate.iter().enumerate() {
+            let id = &asset["id"];
+            let kind = id["kind"].as_str().unwrap().to_owned();
+            let example = ShapeExample { kind: kind.clone(), document: asset["attributes"].clone(), line: i + 2 };
+            let checked = match kind.as_str() {
+                aws::kind::INSTANCE => check_round_trip::<aws::Instance>(&example),
+                aws::kind::SECURITY_GROUP => check_round_trip::<aws::SecurityGroup>(&example),
+                aws::kind::VOLUME => check_round_trip::<aws::Volume>(&example),
+                aws::kind::SNAPSHOT => check_round_trip::<aws::Snapshot>(&example),
+                aws::kind::VPC => check_round_trip::<aws::Vpc>(&example),
+                aws::kind::SUBNET => check_round_trip::<aws::Subnet>(&example),
+                aws::kind::ROUTE_TABLE => check_round_trip::<aws::RouteTable>(&example),
+                aws::kind::ADDRESS => check_round_trip::<aws::Address>(&example),
+                aws::kind::EC2_ACCOUNT_SETTINGS => check_round_trip::<aws::Ec2AccountSettings>(&example),
+                aws::kind::BUCKET => check_round_trip::<aws::Bucket>(&example),
+                aws::kind::S3_ACCOUNT_SETTINGS => check_round_trip::<aws::S3AccountSettings>(&example),
+                aws::kind::USER => check_round_trip::<aws::User>(&example),
+                aws::kind::GROUP => check_round_trip::<aws::Group>(&example),
+                aws::kind::ROLE => check_round_trip::<aws::Role>(&example),
+                aws::kind::POLICY => check_round_trip::<aws::ManagedPolicy>(&example),
+                aws::kind::PASSWORD_POLICY => check_round_trip::<aws::PasswordPolicy>(&example),
+                aws::kind::ACCOUNT_SUMMARY => check_round_trip::<aws::AccountSummary>(&example),
+                az::kind::RESOURCE_GROUP => check_round_trip::<az::ResourceGroup>(&example),
+                az::kind::STORAGE_ACCOUNT => check_round_trip::<az::StorageAccount>(&example),
+                az::kind::STORAGE_CONTAINER => check_round_trip::<az::StorageContainer>(&example),
+                az::kind::VM => check_round_trip::<az::VirtualMachine>(&example),
+                az::kind::DISK => check_round_trip::<az::Disk>(&example),
+                az::kind::NSG => check_round_trip::<az::NetworkSecurityGroup>(&example),
+                az::kind::SQL_SERVER => check_round_trip::<az::SqlServer>(&example),
+                az::kind::SQL_DATABASE => check_round_trip::<az::SqlDatabase>(&example),
+                az::kind::KEY_VAULT => check_round_trip::<az::KeyVault>(&example),
+                other => Err(format!("no documented shape for `{other}`")),
+            };
+            if let Err(e) = checked {
+                panic!("{file}: {e}");
+            }
+            if id["provider"] == "azure" {
+                // The Azure conventions: the lowercase ARM id is the resource id.
+                let rid = id["resource_id"].as_str().unwrap();
+                assert_eq!(rid, rid.to_lowercase(), "{file}: {rid}");
+                assert_eq!(asset["attributes"]["id"].as_str(), Some(rid), "{file}");
+            }
+            kinds.insert(kind);
+        }
+        // Every kind the packs judge is in the demo.
+        let all: std::collections::BTreeSet<String> =
+            aws::kind::ALL.iter().chain(az::kind::ALL.iter()).map(|k| (*k).to_owned()).collect();
+        assert_eq!(kinds, all, "{file}");
+    }
 }

@@ -1,8 +1,9 @@
 //! Run with `cargo run --example scanner -- scan --demo`.
 //!
 //! A complete compliance scanner assembled from the crates: sources (JSON
-//! inventories; AWS and Azure once their connectors land) → the engine with
-//! the built-in packs and your declarative policies → reconcile with the
+//! inventories; AWS and Azure with the `aws` / `azure` features) → the engine
+//! with the built-in packs (pacbot-aws's, pacbot-azure's and a tagging pack,
+//! in every build) and your declarative policies → reconcile with the
 //! previous scan → one atomic commit to SQLite or PostgreSQL → reports
 //! (table, JSON, CSV, SARIF, OCSF, HTML).
 //!
@@ -14,7 +15,7 @@
 //! scanner report --format html --output report.html
 //! scanner exceptions add --policy ID --asset aws/111122223333/us-east-1/aws.s3.bucket/www --reason … --expires 30d
 //! scanner groups add production --criteria '{path: tags.Environment, eq: production}'
-//! scanner explain demo-aws-s3-public-acl
+//! scanner explain aws-s3-public-acl-read
 //! scanner fix [--apply] [--policy ID]   # auto-fix ([autofix] in the configuration; dry-run by default)
 //! ```
 //!

@@ -5,10 +5,11 @@
 //! the provider, whether `builtin` selects it, and how to load its policies
 //! (declarative YAML shipped in the binary, or a function returning
 //! policies in code, configured from the scanner's configuration). The
-//! provider packs (`aws`, `azure`) register behind the facade features of the
-//! same names. They are selected by name (`packs = ["aws"]`) until the demo
-//! estate follows their shapes; then they become the defaults in place of the
-//! demo YAML packs of their providers.
+//! provider packs (`aws` from pacbot-aws, `azure` from pacbot-azure) are in
+//! every build: the facade always has the provider crates without their
+//! connectors (`pacbot::aws::pack`, `pacbot::azure::pack`), so the defaults
+//! need no cloud SDK. With the `tagging` pack they are what `builtin`
+//! selects.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,6 @@ enum Loader {
     /// A declarative YAML document built into the binary: (file name, text).
     Yaml(&'static str, &'static str),
     /// Policies in code, configured from the scanner's configuration.
-    #[cfg_attr(not(any(feature = "aws", feature = "azure")), allow(dead_code))]
     Code(fn(&Config) -> Result<Vec<Policy>, pacbot::Error>),
 }
 
@@ -54,7 +54,6 @@ impl Pack {
     }
 
     /// A pack of policies in code.
-    #[cfg_attr(not(any(feature = "aws", feature = "azure")), allow(dead_code))]
     pub const fn code(
         name: &'static str,
         provider: &'static str,
@@ -76,39 +75,20 @@ impl Pack {
 
 /// Every built-in pack.
 pub fn registry() -> Vec<Pack> {
-    let mut packs = Vec::new();
-    #[cfg(feature = "aws")]
-    packs.push(Pack::code(
-        "aws",
-        "aws",
-        "pacbot-aws: S3, security groups, EC2, EBS, IAM, account settings, tagging (CIS AWS Foundations)",
-        false,
-        aws_pack,
-    ));
-    #[cfg(feature = "azure")]
-    packs.push(Pack::code(
-        "azure",
-        "azure",
-        "pacbot-azure: storage, network security groups, VMs, disks, SQL, Key Vault, tagging (CIS Azure)",
-        false,
-        azure_pack,
-    ));
-    packs.extend([
-        Pack::yaml(
-            "demo-aws",
+    vec![
+        Pack::code(
             "aws",
-            "AWS misconfigurations: exposure, encryption, identity, logging, idle resources",
+            "aws",
+            "pacbot-aws: S3, security groups, EC2, EBS, IAM, account settings, tagging (CIS AWS Foundations)",
             true,
-            "examples/scanner/packs/aws.yaml",
-            include_str!("packs/aws.yaml"),
+            aws_pack,
         ),
-        Pack::yaml(
-            "demo-azure",
+        Pack::code(
             "azure",
-            "Azure misconfigurations: storage, network security groups, VMs, disks",
+            "azure",
+            "pacbot-azure: storage, network security groups, VMs, disks, SQL, Key Vault, tagging (CIS Azure)",
             true,
-            "examples/scanner/packs/azure.yaml",
-            include_str!("packs/azure.yaml"),
+            azure_pack,
         ),
         Pack::yaml(
             "tagging",
@@ -118,13 +98,11 @@ pub fn registry() -> Vec<Pack> {
             "examples/scanner/packs/tagging.yaml",
             include_str!("packs/tagging.yaml"),
         ),
-    ]);
-    packs
+    ]
 }
 
 /// pacbot-aws's pack: the configuration's mandatory tags (the pack's own
 /// defaults when it names none).
-#[cfg(feature = "aws")]
 fn aws_pack(config: &Config) -> Result<Vec<Policy>, pacbot::Error> {
     use pacbot::aws::pack::{PackConfig, policies};
     let mut pack = PackConfig::default();
@@ -136,7 +114,6 @@ fn aws_pack(config: &Config) -> Result<Vec<Policy>, pacbot::Error> {
 
 /// pacbot-azure's pack: the configuration's mandatory tags (the pack's own
 /// defaults when it names none).
-#[cfg(feature = "azure")]
 fn azure_pack(config: &Config) -> Result<Vec<Policy>, pacbot::Error> {
     use pacbot::azure::pack::{PackConfig, policies};
     let mut pack = PackConfig::default();
@@ -243,7 +220,7 @@ pub fn load(loaded: &Loaded, extra_dirs: &[std::path::PathBuf]) -> Result<Policy
                 set.policies.insert(k, p);
             }
             // A policy of a built-in pack this configuration does not
-            // select (the demo disables ids of both AWS packs) is no problem.
+            // select is no problem.
             None if registry.iter().any(|p| pack_defines(p, &loaded.config, id)) => {}
             None => problems.push(Problem::new(
                 &config,

@@ -173,9 +173,21 @@ impl TokenCredential for ClientSecretCredential {
 }
 
 /// The Azure CLI's signed-in account (`az account get-access-token`).
-#[derive(Clone, Debug, Default)]
+///
+/// The program is `az`, found on `PATH`, unless [`with_program`] names
+/// another (an absolute path, a wrapper script, a test double).
+///
+/// [`with_program`]: AzureCliCredential::with_program
+#[derive(Clone, Debug)]
 pub struct AzureCliCredential {
     tenant_id: Option<String>,
+    program: std::path::PathBuf,
+}
+
+impl Default for AzureCliCredential {
+    fn default() -> Self {
+        Self { tenant_id: None, program: "az".into() }
+    }
 }
 
 impl AzureCliCredential {
@@ -183,6 +195,14 @@ impl AzureCliCredential {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs this program instead of `az` from `PATH`. It is given the same
+    /// arguments (`account get-access-token --output json --scope …`).
+    #[must_use]
+    pub fn with_program(mut self, program: impl Into<std::path::PathBuf>) -> Self {
+        self.program = program.into();
+        self
     }
 
     /// A token of another tenant the signed-in account belongs to.
@@ -197,7 +217,10 @@ impl AzureCliCredential {
 #[serde(rename_all = "camelCase")]
 struct CliToken {
     access_token: String,
-    /// Seconds since the epoch (Azure CLI 2.54 and later).
+    /// Seconds since the epoch (Azure CLI 2.54 and later), in snake case
+    /// beside the camel-case `expiresOn`, which is a local time without
+    /// zone (`2030-01-01 00:00:00.000000`) and is not used.
+    #[serde(rename = "expires_on")]
     expires_on: Option<i64>,
 }
 
@@ -206,20 +229,22 @@ impl TokenCredential for AzureCliCredential {
     async fn get_token(&self, scope: &str) -> Result<AccessToken, Error> {
         let tenant = self.tenant_id.clone().unwrap_or_else(|| "(azure cli default)".into());
         let err = |reason: String| Error::Credential { tenant: tenant.clone(), reason };
-        let mut cmd = tokio::process::Command::new("az");
+        let program = self.program.display().to_string();
+        let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(["account", "get-access-token", "--output", "json", "--scope", scope]);
         if let Some(t) = &self.tenant_id {
             cmd.args(["--tenant", t]);
         }
-        let out = cmd.output().await.map_err(|e| err(format!("cannot run `az`: {e}")))?;
+        let out = cmd.output().await.map_err(|e| err(format!("cannot run `{program}`: {e}")))?;
         if !out.status.success() {
             return Err(err(format!(
-                "`az account get-access-token` failed: {}",
+                "`{program} account get-access-token` failed ({}): {}",
+                out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
         let t: CliToken = serde_json::from_slice(&out.stdout)
-            .map_err(|e| err(format!("unexpected output of `az account get-access-token`: {e}")))?;
+            .map_err(|e| err(format!("unexpected output of `{program} account get-access-token`: {e}")))?;
         let expires_on = t
             .expires_on
             .and_then(|s| DateTime::from_timestamp(s, 0))
@@ -292,8 +317,8 @@ impl TokenCredential for ManagedIdentityCredential {
         let tenant = "managed identity";
         let resource = scope.strip_suffix("/.default").unwrap_or(scope);
         let (url, header, api) = match &self.endpoint {
-            Some((e, h)) => (e.clone(), Some(("X-IDENTITY-HEADER", h.clone())), "2019-08-01"),
-            None => (self.imds.clone(), Some(("Metadata", "true".to_owned())), "2018-02-01"),
+            Some((e, h)) => (e.clone(), Some(("x-identity-header", h.clone())), "2019-08-01"),
+            None => (self.imds.clone(), Some(("metadata", "true".to_owned())), "2018-02-01"),
         };
         let mut parsed = azure_core::Url::parse(&url).map_err(|e| Error::InvalidConfig {
             field: "IDENTITY_ENDPOINT".into(),

@@ -154,6 +154,7 @@ mod tests {
             "azure-disk-unencrypted",
             "azure-disk-unattached",
             "azure-vm-password-login",
+            "azure-vm-stopped-not-deallocated",
             MANDATORY_TAGS,
         ];
         let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");

@@ -70,6 +70,20 @@ pub struct StorageAccount {
     pub network_acls: StorageNetworkAcls,
     pub encryption: StorageEncryption,
     pub private_endpoint_connection_count: u64,
+    pub blob_service: Option<BlobService>,
+}
+
+/// The soft delete and versioning settings of a storage account's blob
+/// service (`blobServices/default`).
+#[allow(missing_docs)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobService {
+    pub delete_retention_enabled: Option<bool>,
+    pub delete_retention_days: Option<i64>,
+    pub container_delete_retention_enabled: Option<bool>,
+    pub container_delete_retention_days: Option<i64>,
+    pub versioning_enabled: Option<bool>,
 }
 
 /// A storage account's firewall.
@@ -135,6 +149,7 @@ pub struct VirtualMachine {
     pub network_interface_ids: Vec<String>,
     pub identity_type: Option<String>,
     pub zones: Vec<String>,
+    pub power_state: Option<String>,
 }
 
 /// A VM's OS disk.
@@ -233,6 +248,8 @@ pub struct SqlServer {
     pub minimal_tls_version: Option<String>,
     pub entra_admin: Option<EntraAdmin>,
     pub firewall_rules: Vec<FirewallRule>,
+    pub auditing_state: Option<String>,
+    pub auditing_retention_days: Option<i64>,
 }
 
 /// A SQL server's Microsoft Entra ID administrator.

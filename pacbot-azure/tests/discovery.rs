@@ -148,6 +148,23 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
         sql["firewall_rules"][1],
         json!({"name": "open-all", "start_ip": "0.0.0.0", "end_ip": "255.255.255.255"})
     );
+    assert_eq!((sql["auditing_state"].as_str(), sql["auditing_retention_days"].as_i64()), (Some("Disabled"), Some(0)));
+    assert_eq!(
+        legacy["blob_service"],
+        json!({"delete_retention_enabled": false, "delete_retention_days": null,
+               "container_delete_retention_enabled": null, "container_delete_retention_days": null,
+               "versioning_enabled": null})
+    );
+    let webassets = by_name(&found, kind::STORAGE_ACCOUNT, "webassets").attributes.to_value();
+    assert_eq!(
+        webassets["blob_service"],
+        json!({"delete_retention_enabled": true, "delete_retention_days": 7,
+               "container_delete_retention_enabled": true, "container_delete_retention_days": 7,
+               "versioning_enabled": true})
+    );
+    // Power states come from the one `statusOnly=true` listing, matched by id.
+    assert_eq!(web1.attributes.field("power_state").as_str(), Some("running"));
+    assert_eq!(by_name(&found, kind::VM, "legacy-vm").attributes.field("power_state").as_str(), Some("stopped"));
     let orders = by_name(&found, kind::SQL_DATABASE, "orders").attributes.to_value();
     assert_eq!(
         (orders["transparent_data_encryption"].as_str(), orders["is_system"].as_bool()),
@@ -155,7 +172,10 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
     );
 
     // Retries: the 429 (Retry-After: 1) and the 500 of subscription A were
-    // retried and succeeded; subscription C's NSG listing was tried 1 + 2 times.
+    // retried and succeeded; subscription C's NSG listing and its VMs'
+    // `statusOnly` listing were tried 1 + 2 times each; the 403s of C's blob
+    // service and auditing setting were not retried. The status listing is one
+    // request per subscription, not one per VM.
     let log = fake.log.lock().unwrap();
     let hits = |p: &str| log.hits.get(&p.to_lowercase()).copied().unwrap_or(0);
     assert_eq!(hits(&format!("/subscriptions/{SUB_A}/providers/Microsoft.Storage/storageAccounts")), 2);
@@ -168,10 +188,16 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
         2
     );
     assert_eq!(hits(&format!("/subscriptions/{SUB_C}/providers/Microsoft.Network/networkSecurityGroups")), 3);
+    assert_eq!(hits(&format!("/subscriptions/{SUB_C}/providers/Microsoft.Compute/virtualMachines?statusOnly=true")), 3);
+    assert_eq!(hits(&format!("/subscriptions/{SUB_A}/providers/Microsoft.Compute/virtualMachines?statusOnly=true")), 1);
+    let c_blob = "/resourceGroups/rg-c/providers/Microsoft.Storage/storageAccounts/cstore/blobServices/default";
+    assert_eq!(hits(&format!("/subscriptions/{SUB_C}{c_blob}")), 1);
+    let c_audit = "/resourceGroups/rg-c/providers/Microsoft.Sql/servers/c-sql/auditingSettings/default";
+    assert_eq!(hits(&format!("/subscriptions/{SUB_C}{c_audit}")), 1);
     assert_eq!(hits(&format!("/subscriptions/{SUB_B}/resourcegroups")), 1, "403 is not retried");
     assert!(elapsed >= Duration::from_secs(1), "Retry-After was honoured ({elapsed:?})");
     let stats = c.stats();
-    assert_eq!(stats.retries, 4, "{stats:?}");
+    assert_eq!(stats.retries, 6, "{stats:?}");
     assert_eq!(stats.requests, log.hits.values().map(|n| u64::from(*n)).sum::<u64>());
     assert_eq!(log.tokens.get(TENANT_1), Some(&1), "the token is cached");
     assert!(log.unknown.is_empty(), "unanswered requests: {:?}", log.unknown);
@@ -179,7 +205,10 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
     drop(log);
 
     // Coverage: subscription B failed everywhere (its locations unknown),
-    // C's NSGs failed in its locations; everything else complete.
+    // C's NSGs and VMs failed in its locations (no VM is yielded without its
+    // power state), C's storage account and SQL server failed in their
+    // location (neither yielded half-read); everything else complete. The
+    // scan itself goes on.
     let failed: BTreeSet<(String, String, String)> =
         found.coverage.failures().map(|(s, _)| (s.account.clone(), s.region.clone(), s.kind.to_string())).collect();
     let mut want_failed = BTreeSet::new();
@@ -190,7 +219,10 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
     }
     for loc in ["global", "westeurope"] {
         want_failed.insert((SUB_C.to_owned(), loc.to_owned(), kind::NSG.to_owned()));
+        want_failed.insert((SUB_C.to_owned(), loc.to_owned(), kind::VM.to_owned()));
     }
+    want_failed.insert((SUB_C.to_owned(), "westeurope".to_owned(), kind::STORAGE_ACCOUNT.to_owned()));
+    want_failed.insert((SUB_C.to_owned(), "westeurope".to_owned(), kind::SQL_SERVER.to_owned()));
     assert_eq!(failed, want_failed);
     let b_error = found
         .coverage
@@ -202,14 +234,29 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
         b_error.contains("permission denied") && b_error.contains("AuthorizationFailed") && b_error.contains(SUB_B),
         "{b_error}"
     );
-    let c_error = found.coverage.failures().find(|(s, _)| s.account == SUB_C).map(|(_, e)| e.to_owned()).unwrap();
-    assert!(c_error.contains("HTTP 500") && c_error.contains("InternalServerError"), "{c_error}");
+    let c_error = |k: &str| {
+        found
+            .coverage
+            .failures()
+            .find(|(s, _)| s.account == SUB_C && s.kind.as_str() == k)
+            .map(|(_, e)| e.to_owned())
+            .unwrap()
+    };
+    let e = c_error(kind::NSG);
+    assert!(e.contains("HTTP 500") && e.contains("InternalServerError"), "{e}");
+    let e = c_error(kind::VM);
+    assert!(e.contains("HTTP 500") && e.contains("statusOnly=true"), "{e}");
+    let e = c_error(kind::STORAGE_ACCOUNT);
+    assert!(e.contains("permission denied") && e.contains("cstore/blobservices/default"), "{e}");
+    let e = c_error(kind::SQL_SERVER);
+    assert!(e.contains("permission denied") && e.contains("c-sql/auditingsettings/default"), "{e}");
     for loc in ["westeurope", "northeurope", "eastus", "global"] {
         for k in kind::ALL {
             assert!(found.coverage.is_complete(&CoverageScope::new("azure", SUB_A, loc, k)), "{loc} {k}");
         }
     }
-    assert!(found.coverage.is_complete(&CoverageScope::new("azure", SUB_C, "westeurope", kind::VM)));
+    assert!(found.coverage.is_complete(&CoverageScope::new("azure", SUB_C, "westeurope", kind::DISK)));
+    assert!(found.coverage.is_complete(&CoverageScope::new("azure", SUB_C, "westeurope", kind::STORAGE_CONTAINER)));
 
     // The exact violations of the pack.
     let engine = Engine::new(policies(&PackConfig::default()).unwrap(), vec![]).unwrap();
@@ -226,6 +273,9 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
         v("azure-storage-network-default-allow", "legacydata"),
         v("azure-storage-infrastructure-encryption-off", "legacydata"),
         v("azure-storage-shared-key-access", "legacydata"),
+        v("azure-storage-blob-soft-delete-off", "legacydata"),
+        v("azure-sql-auditing-off", "orders-sql"),
+        v("azure-vm-stopped-not-deallocated", "legacy-vm"),
         v("azure-storage-container-public", "public-site"),
         v("azure-vm-unmanaged-disks", "legacy-vm"),
         v("azure-vm-password-login", "legacy-vm"),
@@ -264,6 +314,18 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
         vm
     };
     earlier.push(vm_b);
+    // C's stopped VM, storage account without soft delete and SQL server
+    // without auditing, as an earlier scan saw them.
+    for (k, from, name, what) in [
+        (kind::VM, "legacy-vm", "c-vm", "virtualmachines"),
+        (kind::STORAGE_ACCOUNT, "legacydata", "cstore", "storageaccounts"),
+        (kind::SQL_SERVER, "orders-sql", "c-sql", "servers"),
+    ] {
+        let mut a = by_name(&found, k, from);
+        a.id = AssetId::new("azure", SUB_C, "westeurope", k, format!("/subscriptions/{SUB_C}/{what}/{name}"));
+        a.name = Some(name.into());
+        earlier.push(a);
+    }
     let mut gone = by_name(&found, kind::DISK, "spare");
     gone.id.resource_id.push_str("-old");
     gone.name = Some("old-disk".into());
@@ -306,6 +368,13 @@ async fn discovers_the_fake_estate_with_retries_and_partial_coverage() {
     };
     assert_eq!(status(SUB_C, "azure-nsg-ssh-open", "c-nsg"), (ViolationStatus::Open, None), "C's NSG scope failed");
     assert_eq!(status(SUB_B, "azure-vm-unmanaged-disks", "b-vm"), (ViolationStatus::Open, None), "B failed");
+    for (policy, name) in [
+        ("azure-vm-stopped-not-deallocated", "c-vm"),
+        ("azure-storage-blob-soft-delete-off", "cstore"),
+        ("azure-sql-auditing-off", "c-sql"),
+    ] {
+        assert_eq!(status(SUB_C, policy, name), (ViolationStatus::Open, None), "{name}: C's scope failed");
+    }
     assert_eq!(
         status(SUB_A, "azure-disk-unattached", "spare-old"),
         (ViolationStatus::Closed, Some(CloseReason::ResourceGone))

@@ -1,5 +1,12 @@
 //! Virtual machines (API version 2024-03-01) and managed disks (2023-04-02),
 //! ARM REST.
+//!
+//! A VM's power state comes from a second listing of the subscription's VMs
+//! with `statusOnly=true`: one call per subscription rather than one instance
+//! view per VM. When it fails, no VM of the subscription is yielded half-known
+//! and the kind's scopes fail.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -11,9 +18,52 @@ const VM_API: &str = "2024-03-01";
 const DISK_API: &str = "2023-04-02";
 
 pub(crate) async fn collect(s: &Scope<'_>) -> Found {
-    let mut found = list_kind(s, kind::VM, "providers/Microsoft.Compute/virtualMachines", VM_API, vm).await;
+    let mut found = vms(s).await;
     found.extend(list_kind(s, kind::DISK, "providers/Microsoft.Compute/disks", DISK_API, disk).await);
     found
+}
+
+async fn vms(s: &Scope<'_>) -> Found {
+    let mut found = Found::default();
+    let path = format!("/subscriptions/{}/providers/Microsoft.Compute/virtualMachines", s.subscription);
+    let items = match s.arm.list(&path, VM_API).await {
+        Ok(items) => items,
+        Err(e) => {
+            found.fail_all(kind::VM, e);
+            return found;
+        }
+    };
+    let power = match power_states(s, &path).await {
+        Ok(p) => p,
+        Err(e) => {
+            found.fail_all(kind::VM, e);
+            return found;
+        }
+    };
+    for v in &items {
+        let state = str_at(v, "/id").and_then(|id| power.get(&id.to_lowercase()).cloned());
+        match vm(s.subscription, v, &path, state) {
+            Ok(a) => found.assets.push(a),
+            Err(e) => found.fail_all(kind::VM, e),
+        }
+    }
+    found
+}
+
+/// The power state of every VM of the subscription, by lowercase id.
+async fn power_states(s: &Scope<'_>, path: &str) -> Result<HashMap<String, String>, Error> {
+    let mut url = s.arm.url(path, VM_API)?;
+    url.query_pairs_mut().append_pair("statusOnly", "true");
+    let items = s.arm.list_url(url).await?;
+    Ok(items.iter().filter_map(|v| Some((str_at(v, "/id")?.to_lowercase(), power_state(v)?))).collect())
+}
+
+/// `running` of the status `PowerState/running` in a VM's instance view.
+pub(crate) fn power_state(v: &Value) -> Option<String> {
+    list_at(v, "/properties/instanceView/statuses")
+        .iter()
+        .filter_map(|st| str_at(st, "/code"))
+        .find_map(|code| code.strip_prefix("PowerState/").map(str::to_owned))
 }
 
 fn os_disk(d: &Value) -> VmDisk {
@@ -25,7 +75,12 @@ fn os_disk(d: &Value) -> VmDisk {
     }
 }
 
-pub(crate) fn vm(subscription: &str, v: &Value, source: &str) -> Result<pacbot_core::Asset, Error> {
+pub(crate) fn vm(
+    subscription: &str,
+    v: &Value,
+    source: &str,
+    power_state: Option<String>,
+) -> Result<pacbot_core::Asset, Error> {
     let c = common(v, source)?;
     let os = v.pointer("/properties/storageProfile/osDisk").filter(|d| d.is_object()).map(os_disk);
     let data_disks: Vec<VmDataDisk> = list_at(v, "/properties/storageProfile/dataDisks")
@@ -64,6 +119,7 @@ pub(crate) fn vm(subscription: &str, v: &Value, source: &str) -> Result<pacbot_c
         network_interface_ids: ids_at(v, "/properties/networkProfile/networkInterfaces"),
         identity_type: str_at(v, "/identity/type"),
         zones: list_at(v, "/zones").iter().filter_map(|z| z.as_str().map(str::to_owned)).collect(),
+        power_state,
     };
     asset(subscription, kind::VM, &c, &doc)
 }

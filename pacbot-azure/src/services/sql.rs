@@ -1,9 +1,10 @@
-//! SQL servers with their firewall rules, and databases with their
-//! transparent data encryption (ARM REST, API version 2021-11-01).
+//! SQL servers with their firewall rules and auditing setting, and databases
+//! with their transparent data encryption (ARM REST, API version 2021-11-01).
 //!
-//! A server whose firewall rules cannot be read, or a database whose
-//! encryption setting cannot be read, is not yielded half-known: its scope is
-//! recorded as failed instead, so its violations stay as they were.
+//! A server whose firewall rules or auditing setting cannot be read, or a
+//! database whose encryption setting cannot be read, is not yielded
+//! half-known: its scope is recorded as failed instead, so its violations
+//! stay as they were.
 
 use serde_json::Value;
 
@@ -41,11 +42,17 @@ pub(crate) async fn collect(s: &Scope<'_>) -> Found {
                 continue;
             }
         };
-        match s.arm.list(&format!("{}/firewallRules", c.id), API).await {
-            Ok(rules) => match server(s.subscription, v, &c, &rules) {
-                Ok(a) => found.assets.push(a),
-                Err(e) => found.fail_at(kind::SQL_SERVER, &c.location, e),
-            },
+        let auditing = match s.arm.get_path(&format!("{}/auditingSettings/default", c.id), API).await {
+            Ok(a) => Ok(Some(a)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let read = match auditing {
+            Ok(auditing) => s.arm.list(&format!("{}/firewallRules", c.id), API).await.map(|rules| (rules, auditing)),
+            Err(e) => Err(e),
+        };
+        match read.and_then(|(rules, auditing)| server(s.subscription, v, &c, &rules, auditing.as_ref())) {
+            Ok(a) => found.assets.push(a),
             Err(e) => found.fail_at(kind::SQL_SERVER, &c.location, e),
         }
         databases(s, &c, &mut found).await;
@@ -90,6 +97,7 @@ pub(crate) fn server(
     v: &Value,
     c: &super::Common,
     rules: &[Value],
+    auditing: Option<&Value>,
 ) -> Result<pacbot_core::Asset, Error> {
     let p = |k: &str| format!("/properties/{k}");
     let entra_admin = v.pointer("/properties/administrators").filter(|a| a.is_object()).map(|a| EntraAdmin {
@@ -116,6 +124,8 @@ pub(crate) fn server(
                 end_ip: str_at(r, "/properties/endIpAddress"),
             })
             .collect(),
+        auditing_state: auditing.and_then(|a| str_at(a, "/properties/state")),
+        auditing_retention_days: auditing.and_then(|a| super::i64_at(a, "/properties/retentionDays")),
     };
     asset(subscription, kind::SQL_SERVER, c, &doc)
 }

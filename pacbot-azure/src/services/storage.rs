@@ -3,7 +3,9 @@
 //!
 //! The crate's typed models are turned back into ARM's JSON (their serde
 //! form) and converted like every other kind, so the shapes do not depend on
-//! the generated types.
+//! the generated types. Each account's blob service properties (soft delete,
+//! versioning) are one plain ARM GET of `blobServices/default`; an account
+//! whose blob service cannot be read is not yielded, and its scope fails.
 
 use azure_mgmt_storage::package_2023_05 as api;
 use futures::StreamExt;
@@ -12,7 +14,9 @@ use serde_json::Value;
 
 use super::{Common, Found, Scope, asset, bool_at, common, list_at, str_at, time_at};
 use crate::error::Error;
-use crate::shapes::{StorageAccount, StorageContainer, StorageEncryption, StorageNetworkAcls, kind};
+use crate::shapes::{BlobService, StorageAccount, StorageContainer, StorageEncryption, StorageNetworkAcls, kind};
+
+const API: &str = "2023-05-01";
 
 /// Every item of a generated listing, as ARM JSON.
 async fn drain<T, P>(
@@ -70,7 +74,12 @@ pub(crate) async fn collect(s: &Scope<'_>) -> Found {
                 continue;
             }
         };
-        match account(s.subscription, v, &c) {
+        let blob = match s.arm.get_path(&format!("{}/blobServices/default", c.id), API).await {
+            Ok(b) => Ok(Some(blob_service(&b))),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match blob.and_then(|blob| account(s.subscription, v, &c, blob)) {
             Ok(a) => found.assets.push(a),
             Err(e) => found.fail_at(kind::STORAGE_ACCOUNT, &c.location, e),
         }
@@ -91,7 +100,23 @@ pub(crate) async fn collect(s: &Scope<'_>) -> Found {
     found
 }
 
-pub(crate) fn account(subscription: &str, v: &Value, c: &Common) -> Result<pacbot_core::Asset, Error> {
+/// The shape of a `blobServices/default` document.
+pub(crate) fn blob_service(b: &Value) -> BlobService {
+    BlobService {
+        delete_retention_enabled: bool_at(b, "/properties/deleteRetentionPolicy/enabled"),
+        delete_retention_days: super::i64_at(b, "/properties/deleteRetentionPolicy/days"),
+        container_delete_retention_enabled: bool_at(b, "/properties/containerDeleteRetentionPolicy/enabled"),
+        container_delete_retention_days: super::i64_at(b, "/properties/containerDeleteRetentionPolicy/days"),
+        versioning_enabled: bool_at(b, "/properties/isVersioningEnabled"),
+    }
+}
+
+pub(crate) fn account(
+    subscription: &str,
+    v: &Value,
+    c: &Common,
+    blob_service: Option<BlobService>,
+) -> Result<pacbot_core::Asset, Error> {
     let p = |k: &str| format!("/properties/{k}");
     let acls = v.pointer("/properties/networkAcls").filter(|n| n.is_object());
     let network_acls = acls.map_or_else(StorageNetworkAcls::default, |n| StorageNetworkAcls {
@@ -127,6 +152,7 @@ pub(crate) fn account(subscription: &str, v: &Value, c: &Common) -> Result<pacbo
         network_acls,
         encryption,
         private_endpoint_connection_count: list_at(v, &p("privateEndpointConnections")).len() as u64,
+        blob_service,
     };
     asset(subscription, kind::STORAGE_ACCOUNT, c, &doc)
 }

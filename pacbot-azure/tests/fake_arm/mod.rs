@@ -5,7 +5,9 @@
 //! Three subscriptions: `A` holds a small estate (with `nextLink` paging, a
 //! 429 with `Retry-After: 1` on the first storage listing and one 500 on the
 //! SQL database listing), `B` answers 403 to everything, and `C` (found by
-//! listing tenant two's subscriptions) answers 500 to every NSG listing.
+//! listing tenant two's subscriptions) answers 500 to every NSG listing and
+//! to the VMs' `statusOnly=true` listing, and 403 to its storage account's
+//! blob service properties and its SQL server's auditing setting.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -62,12 +64,14 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, headers
     let path = uri.path().to_lowercase();
     let query = uri.query().unwrap_or_default().to_owned();
     let skip = query.split('&').find_map(|kv| kv.strip_prefix("$skiptoken=")).map(str::to_owned);
+    let status_only = query.split('&').any(|kv| kv == "statusOnly=true");
     if method == Method::POST && path.ends_with("/oauth2/v2.0/token") {
         return token(&fake, &path, &body);
     }
-    let key = match &skip {
-        Some(s) => format!("{path}?$skiptoken={s}"),
-        None => path.clone(),
+    let key = match (&skip, status_only) {
+        (Some(s), _) => format!("{path}?$skiptoken={s}"),
+        (None, true) => format!("{path}?statusonly=true"),
+        (None, false) => path.clone(),
     };
     let hit = {
         let mut log = fake.log.lock().unwrap();
@@ -97,7 +101,7 @@ async fn handle(State(fake): State<Arc<Fake>>, method: Method, uri: Uri, headers
             ),
         );
     }
-    match reply(&fake.base, &path, skip.as_deref(), hit, tenant_two) {
+    match reply(&fake.base, &path, skip.as_deref(), hit, tenant_two, status_only) {
         Some(r) => r,
         None => {
             fake.log.lock().unwrap().unknown.push(format!("{path}?{query}"));
@@ -165,7 +169,14 @@ fn tags() -> Value {
 }
 
 /// The answer to a GET, or `None` for an unknown path.
-fn reply(base: &str, path: &str, skip: Option<&str>, hit: u32, tenant_two: bool) -> Option<Response> {
+fn reply(
+    base: &str,
+    path: &str,
+    skip: Option<&str>,
+    hit: u32,
+    tenant_two: bool,
+    status_only: bool,
+) -> Option<Response> {
     let a = format!("/subscriptions/{SUB_A}");
     let c = format!("/subscriptions/{SUB_C}");
     if path == "/subscriptions" {
@@ -182,6 +193,15 @@ fn reply(base: &str, path: &str, skip: Option<&str>, hit: u32, tenant_two: bool)
         });
     }
     if let Some(rest) = path.strip_prefix(&c) {
+        let denied = |what: &str| {
+            arm_error(
+                StatusCode::FORBIDDEN,
+                "AuthorizationFailed",
+                &format!(
+                    "The client 'c2' with object id 'c2' does not have authorization to perform action '{what}' over scope '{path}' or the scope is invalid."
+                ),
+            )
+        };
         return Some(match rest {
             "/locations" => list(vec![location(SUB_C, "westeurope", "West Europe")]),
             "/providers/microsoft.network/networksecuritygroups" => arm_error(
@@ -189,12 +209,34 @@ fn reply(base: &str, path: &str, skip: Option<&str>, hit: u32, tenant_two: bool)
                 "InternalServerError",
                 "Encountered internal server error. Diagnostic information: timestamp '20260601T000000Z'.",
             ),
-            "/resourcegroups"
-            | "/providers/microsoft.storage/storageaccounts"
-            | "/providers/microsoft.compute/virtualmachines"
-            | "/providers/microsoft.compute/disks"
-            | "/providers/microsoft.sql/servers"
-            | "/providers/microsoft.keyvault/vaults" => list(vec![]),
+            "/providers/microsoft.compute/virtualmachines" if status_only => arm_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalExecutionError",
+                "An internal execution error occurred. Please retry later.",
+            ),
+            "/providers/microsoft.compute/virtualmachines" => list(vec![vm_in(SUB_C, "rg-c", "c-vm", true)]),
+            "/providers/microsoft.storage/storageaccounts" => list(vec![json!({
+                "id": format!("{}/providers/Microsoft.Storage/storageAccounts/cstore", rg(SUB_C, "rg-c")),
+                "name": "cstore", "type": "Microsoft.Storage/storageAccounts", "location": "westeurope",
+                "kind": "StorageV2", "sku": {"name": "Standard_LRS", "tier": "Standard"},
+                "properties": {"provisioningState": "Succeeded", "supportsHttpsTrafficOnly": true,
+                               "minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": false}})]),
+            p if p.ends_with("/storageaccounts/cstore/blobservices/default/containers") => list(vec![]),
+            p if p.ends_with("/storageaccounts/cstore/blobservices/default") => {
+                denied("Microsoft.Storage/storageAccounts/blobServices/read")
+            }
+            "/providers/microsoft.sql/servers" => list(vec![json!({
+                "id": format!("{}/providers/Microsoft.Sql/servers/c-sql", rg(SUB_C, "rg-c")), "name": "c-sql",
+                "type": "Microsoft.Sql/servers", "location": "westeurope", "kind": "v12.0",
+                "properties": {"administratorLogin": "sqladmin", "version": "12.0", "state": "Ready",
+                               "fullyQualifiedDomainName": "c-sql.database.windows.net"}})]),
+            p if p.ends_with("/servers/c-sql/auditingsettings/default") => {
+                denied("Microsoft.Sql/servers/auditingSettings/read")
+            }
+            p if p.ends_with("/servers/c-sql/firewallrules") || p.ends_with("/servers/c-sql/databases") => list(vec![]),
+            "/resourcegroups" | "/providers/microsoft.compute/disks" | "/providers/microsoft.keyvault/vaults" => {
+                list(vec![])
+            }
             _ => return None,
         });
     }
@@ -233,7 +275,20 @@ fn reply(base: &str, path: &str, skip: Option<&str>, hit: u32, tenant_two: bool)
                 ])
             }
         }
+        ("/providers/microsoft.compute/virtualmachines", None) if status_only => {
+            list(vec![vm_status("web-1", "running"), vm_status("legacy-vm", "stopped")])
+        }
         ("/providers/microsoft.compute/virtualmachines", None) => list(vec![vm("web-1", true), vm("legacy-vm", false)]),
+        (p, None) if p.ends_with("/blobservices/default") => {
+            let good = p.contains("/storageaccounts/webassets/");
+            blob_service(p, good)
+        }
+        (p, None) if p.ends_with("/servers/orders-sql/auditingsettings/default") => axum::Json(json!({
+            "id": p, "name": "Default", "type": "Microsoft.Sql/servers/auditingSettings",
+            "properties": {"retentionDays": 0, "auditActionsAndGroups": [], "isStorageSecondaryKeyInUse": false,
+                           "isAzureMonitorTargetEnabled": false, "isManagedIdentityInUse": false,
+                           "state": "Disabled", "storageAccountSubscriptionId": "00000000-0000-0000-0000-000000000000"}}))
+        .into_response(),
         ("/providers/microsoft.compute/disks", None) => {
             list(vec![disk("web-1-os", Some("web-1"), 30), disk("spare", None, 512)])
         }
@@ -262,6 +317,32 @@ fn reply(base: &str, path: &str, skip: Option<&str>, hit: u32, tenant_two: bool)
         ("/providers/microsoft.keyvault/vaults", None) => list(vec![vault()]),
         _ => return None,
     })
+}
+
+/// `blobServices/default` (2023-05-01): soft delete on for blobs and
+/// containers with versioning, or blob soft delete off and no container
+/// policy at all.
+fn blob_service(id: &str, good: bool) -> Response {
+    let props = if good {
+        json!({"cors": {"corsRules": []}, "isVersioningEnabled": true,
+               "deleteRetentionPolicy": {"allowPermanentDelete": false, "enabled": true, "days": 7},
+               "containerDeleteRetentionPolicy": {"enabled": true, "days": 7}})
+    } else {
+        json!({"cors": {"corsRules": []}, "deleteRetentionPolicy": {"allowPermanentDelete": false, "enabled": false}})
+    };
+    axum::Json(json!({"id": id, "name": "default", "type": "Microsoft.Storage/storageAccounts/blobServices",
+                      "sku": {"name": "Standard_GRS", "tier": "Standard"}, "properties": props}))
+    .into_response()
+}
+
+/// A VM of the `statusOnly=true` listing: its instance view statuses only.
+fn vm_status(name: &str, power: &str) -> Value {
+    json!({"name": name, "id": format!("{}/providers/Microsoft.Compute/virtualMachines/{name}", rg(SUB_A, "rg-web")),
+           "type": "Microsoft.Compute/virtualMachines", "location": "westeurope",
+           "properties": {"instanceView": {"statuses": [
+               {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
+                "time": "2026-01-10T09:10:00.1234567+00:00"},
+               {"code": format!("PowerState/{power}"), "level": "Info", "displayStatus": format!("VM {power}")}]}}})
 }
 
 fn location(sub: &str, name: &str, display: &str) -> Value {
@@ -311,16 +392,20 @@ fn container(account: &str, name: &str, access: &str) -> Value {
 }
 
 fn vm(name: &str, modern: bool) -> Value {
+    vm_in(SUB_A, "rg-web", name, modern)
+}
+
+fn vm_in(sub: &str, group: &str, name: &str, modern: bool) -> Value {
     let os_disk = if modern {
         json!({"osType": "Linux", "name": format!("{name}-os"), "createOption": "FromImage", "caching": "ReadWrite",
                "managedDisk": {"storageAccountType": "Premium_LRS",
-                               "id": format!("{}/providers/Microsoft.Compute/disks/{name}-os", rg(SUB_A, "RG-WEB"))},
+                               "id": format!("{}/providers/Microsoft.Compute/disks/{name}-os", rg(sub, &group.to_uppercase()))},
                "deleteOption": "Delete", "diskSizeGB": 30})
     } else {
         json!({"osType": "Linux", "name": format!("{name}-os"), "createOption": "FromImage", "caching": "ReadWrite",
                "vhd": {"uri": format!("https://legacyvhds.blob.core.windows.net/vhds/{name}-os.vhd")}, "diskSizeGB": 30})
     };
-    json!({"id": format!("{}/providers/Microsoft.Compute/virtualMachines/{name}", rg(SUB_A, "rg-web")), "name": name,
+    json!({"id": format!("{}/providers/Microsoft.Compute/virtualMachines/{name}", rg(sub, group)), "name": name,
            "type": "Microsoft.Compute/virtualMachines", "location": "westeurope", "tags": tags(),
            "identity": if modern { json!({"type": "SystemAssigned", "principalId": "p", "tenantId": TENANT_1}) } else { Value::Null },
            "zones": if modern { json!(["1"]) } else { json!([]) },
@@ -331,7 +416,7 @@ fn vm(name: &str, modern: bool) -> Value {
                "osProfile": {"computerName": name, "adminUsername": "azureuser",
                              "linuxConfiguration": {"disablePasswordAuthentication": modern, "provisionVMAgent": true},
                              "secrets": [], "allowExtensionOperations": true},
-               "networkProfile": {"networkInterfaces": [{"id": format!("{}/providers/Microsoft.Network/networkInterfaces/{name}-nic", rg(SUB_A, "rg-web"))}]},
+               "networkProfile": {"networkInterfaces": [{"id": format!("{}/providers/Microsoft.Network/networkInterfaces/{name}-nic", rg(sub, group))}]},
                "provisioningState": "Succeeded"}})
 }
 
