@@ -37,6 +37,16 @@ pub(crate) async fn collect(
         async { if wants(kind::PASSWORD_POLICY) { password_policy(c, &p).await.map(Some) } else { Ok(None) } },
         async { if wants(kind::ACCOUNT_SUMMARY) { account_summary(c, &p).await.map(Some) } else { Ok(None) } },
     );
+    let summary = match summary {
+        Ok(Some(Some(s))) => {
+            let known = match &report {
+                Ok(Some((_, mfa))) => Some(mfa.as_slice()),
+                _ => None,
+            };
+            root_hardware_mfa(c, &p, s, known).await.map(|s| Some(Some(s)))
+        }
+        other => other,
+    };
     let mut out = Vec::new();
     let details = details.map(Option::unwrap_or_default);
     if wants(kind::USER) {
@@ -310,20 +320,52 @@ async fn credential_report(c: &Client, p: &Place) -> R<BTreeMap<String, ReportRo
 }
 
 async fn report_and_mfa(c: &Client, p: &Place) -> R<(BTreeMap<String, ReportRow>, Vec<t::VirtualMfaDevice>)> {
-    let (report, mfa) = futures::join!(credential_report(c, p), async {
-        let call = p.call("iam", "ListVirtualMFADevices");
-        let devices: Result<Vec<t::VirtualMfaDevice>, _> = c
-            .list_virtual_mfa_devices()
-            .assignment_status(t::AssignmentStatusType::Assigned)
-            .max_items(1000)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await;
-        devices.map_err(|e| call.error(e))
-    });
+    let (report, mfa) = futures::join!(credential_report(c, p), virtual_mfa(c, p));
     Ok((report?, mfa?))
+}
+
+/// The virtual MFA devices assigned to a user (the root user's included).
+async fn virtual_mfa(c: &Client, p: &Place) -> R<Vec<t::VirtualMfaDevice>> {
+    let call = p.call("iam", "ListVirtualMFADevices");
+    let devices: Result<Vec<t::VirtualMfaDevice>, _> = c
+        .list_virtual_mfa_devices()
+        .assignment_status(t::AssignmentStatusType::Assigned)
+        .max_items(1000)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    devices.map_err(|e| call.error(e))
+}
+
+/// Whether one of the virtual MFA devices is the root user's (its serial is
+/// `arn:aws:iam::{account}:mfa/root-account-mfa-device`, its user the
+/// account's `…:root`).
+fn root_has_virtual_mfa(devices: &[t::VirtualMfaDevice]) -> bool {
+    devices.iter().any(|d| {
+        d.serial_number().ends_with(":mfa/root-account-mfa-device")
+            || d.user().is_some_and(|u| u.arn().ends_with(":root"))
+    })
+}
+
+/// Sets `root_hardware_mfa`: the root user has MFA and it is not a virtual
+/// device (IAM lists virtual devices only; a root MFA that is not among them
+/// is a hardware or security key device). The virtual devices are listed
+/// only when the root user has MFA and the users' collection did not list
+/// them already.
+async fn root_hardware_mfa(
+    c: &Client,
+    p: &Place,
+    mut summary: shapes::AccountSummary,
+    known: Option<&[t::VirtualMfaDevice]>,
+) -> R<shapes::AccountSummary> {
+    summary.root_hardware_mfa = summary.root_mfa_enabled
+        && !match known {
+            Some(devices) => root_has_virtual_mfa(devices),
+            None => root_has_virtual_mfa(&virtual_mfa(c, p).await?),
+        };
+    Ok(summary)
 }
 
 async fn user_credentials(
@@ -516,6 +558,7 @@ async fn account_summary(c: &Client, p: &Place) -> R<Option<shapes::AccountSumma
     Ok(Some(shapes::AccountSummary {
         root_mfa_enabled: summary.get("account_mfa_enabled").is_some_and(|v| *v > 0),
         root_access_keys_present: summary.get("account_access_keys_present").is_some_and(|v| *v > 0),
+        root_hardware_mfa: false,
         summary,
     }))
 }
@@ -523,6 +566,54 @@ async fn account_summary(c: &Client, p: &Place) -> R<Option<shapes::AccountSumma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn device(serial: &str, user_arn: Option<&str>) -> t::VirtualMfaDevice {
+        let user = user_arn.map(|arn| {
+            t::User::builder()
+                .user_name("u")
+                .user_id("AIDA")
+                .arn(arn)
+                .path("/")
+                .create_date(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+        t::VirtualMfaDevice::builder().serial_number(serial).set_user(user).build().unwrap()
+    }
+
+    #[test]
+    fn root_hardware_mfa_is_root_mfa_without_a_root_virtual_device() {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(root_hardware_mfa_cases());
+    }
+
+    async fn root_hardware_mfa_cases() {
+        // No call is made: the devices are known, or the root has no MFA.
+        let c = Client::from_conf(
+            aws_sdk_iam::Config::builder().behavior_version(aws_sdk_iam::config::BehaviorVersion::latest()).build(),
+        );
+        let p = Place::new("123456789012", "global");
+        let summary = |mfa: bool| shapes::AccountSummary {
+            root_mfa_enabled: mfa,
+            root_access_keys_present: false,
+            root_hardware_mfa: false,
+            summary: BTreeMap::new(),
+        };
+        let alice = device("arn:aws:iam::123456789012:mfa/alice", Some("arn:aws:iam::123456789012:user/alice"));
+        let root_by_serial = device("arn:aws:iam::123456789012:mfa/root-account-mfa-device", None);
+        let root_by_user = device("arn:aws:iam::123456789012:mfa/mine", Some("arn:aws:iam::123456789012:root"));
+        let hw = |mfa: bool, devices: &[t::VirtualMfaDevice]| {
+            let (c, p) = (&c, &p);
+            let devices = devices.to_vec();
+            async move { root_hardware_mfa(c, p, summary(mfa), Some(&devices)).await.unwrap().root_hardware_mfa }
+        };
+        assert!(hw(true, std::slice::from_ref(&alice)).await, "root MFA, no root virtual device: hardware");
+        assert!(hw(true, &[]).await);
+        assert!(!hw(true, &[alice.clone(), root_by_serial]).await, "root's device is virtual");
+        assert!(!hw(true, &[root_by_user]).await);
+        assert!(!hw(false, &[alice]).await, "no root MFA at all");
+        let no_mfa = root_hardware_mfa(&c, &p, summary(false), None).await.unwrap();
+        assert!(!no_mfa.root_hardware_mfa);
+    }
 
     #[test]
     fn the_credential_report_parses() {
