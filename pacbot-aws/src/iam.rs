@@ -420,15 +420,11 @@ async fn user_detail(
         Vec::new()
     };
     let mut access_keys = Vec::new();
-    for k in &keys {
-        let created = time(k.create_date());
-        // The report's slot of this key: same creation second.
-        let slot = row.as_ref().and_then(|r| {
-            r.keys
-                .iter()
-                .flatten()
-                .find(|s| s.created.is_some() && s.created.map(|c| c.timestamp()) == created.map(|c| c.timestamp()))
-        });
+    let created: Vec<_> = keys.iter().map(|k| time(k.create_date())).collect();
+    let slots = row.as_ref().map(|r| report_slots(&created, &r.keys)).unwrap_or_default();
+    for (i, k) in keys.iter().enumerate() {
+        let created = created.get(i).copied().flatten();
+        let slot = slots.get(i).copied().flatten();
         let (last_used, service, region) = match slot {
             Some(s) => (s.last_used, s.service.clone(), s.region.clone()),
             None => {
@@ -491,6 +487,29 @@ async fn user_detail(
             })
         }
     }
+}
+
+/// The report's slot of each key: the one created in the same second (the
+/// report's precision). A key without one, or sharing its second with
+/// another key or slot, has none (it is newer than the report, or it cannot
+/// be told apart: its last use is then asked for).
+fn report_slots<'a>(
+    created: &[Option<chrono::DateTime<chrono::Utc>>],
+    slots: &'a [Option<KeySlot>; 2],
+) -> Vec<Option<&'a KeySlot>> {
+    let second = |t: &Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp());
+    created
+        .iter()
+        .map(|c| {
+            let c = second(c)?;
+            let keys = created.iter().filter(|o| second(o) == Some(c)).count();
+            let mut matching = slots.iter().flatten().filter(|s| second(&s.created) == Some(c));
+            match (matching.next(), matching.next()) {
+                (Some(slot), None) if keys == 1 => Some(slot),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 fn user_assets(p: &Place, d: &Details, creds: &Credentials) -> Vec<Discovery> {
@@ -613,6 +632,37 @@ mod tests {
         assert!(!hw(false, &[alice]).await, "no root MFA at all");
         let no_mfa = root_hardware_mfa(&c, &p, summary(false), None).await.unwrap();
         assert!(!no_mfa.root_hardware_mfa);
+    }
+
+    #[test]
+    fn keys_find_their_report_slot_by_creation_second_unless_ambiguous() {
+        let t = |s: &str| Some(chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc());
+        let slot =
+            |s: &str, used: &str| Some(KeySlot { created: t(s), last_used: t(used), service: None, region: None });
+        let slots = [
+            slot("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+            slot("2026-01-02T00:00:00Z", "2026-03-01T00:00:00Z"),
+        ];
+        let used = |found: Vec<Option<&KeySlot>>| -> Vec<Option<String>> {
+            found.iter().map(|s| s.and_then(|s| s.last_used).map(|t| t.to_rfc3339())).collect()
+        };
+        // Sub-second parts are not in the report.
+        let keys = [t("2026-01-02T00:00:00.250Z"), t("2026-01-01T00:00:00.900Z")];
+        assert_eq!(
+            used(report_slots(&keys, &slots)),
+            [Some("2026-03-01T00:00:00+00:00".to_owned()), Some("2026-02-01T00:00:00+00:00".to_owned())]
+        );
+        // A key newer than the report, and one without a creation time.
+        assert_eq!(used(report_slots(&[t("2026-01-05T00:00:00Z"), None], &slots)), [None, None]);
+        // Two keys in the same second as one slot: neither can be told apart.
+        let same = [t("2026-01-01T00:00:00.100Z"), t("2026-01-01T00:00:00.700Z")];
+        assert_eq!(used(report_slots(&same, &slots)), [None, None]);
+        // Two slots in the same second: ambiguous too.
+        let twin = [
+            slot("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+            slot("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+        ];
+        assert_eq!(used(report_slots(&[t("2026-01-01T00:00:00Z")], &twin)), [None]);
     }
 
     #[test]
