@@ -1,12 +1,13 @@
 //! The AWS connector: accounts × regions, collected concurrently.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -351,8 +352,9 @@ impl AwsConnector {
         if let Some(id) = &s.external_id {
             b = b.external_id(id);
         }
-        let provider = b.build().await;
-        // Assume once now, so that a refused role fails the account once.
+        let provider = AssumedRole::new(b.build().await);
+        // Assume once now, so that a refused role fails the account once; the
+        // credentials are then shared by every client of the account.
         provider.provide_credentials().await.map_err(|e| Error::Credentials {
             account: account.to_owned(),
             message: format!("cannot assume `{arn}`: {}", chain(&e)),
@@ -409,6 +411,49 @@ impl AwsConnector {
             );
         }
         units
+    }
+}
+
+/// The credentials of one assumed role, shared by every client (regions,
+/// services) of its account for the scan: `AssumeRole` is called once, and
+/// again only when the credentials are about to expire. (The SDK's own
+/// identity cache is per client, so each client would assume the role anew.)
+#[derive(Debug)]
+struct AssumedRole {
+    provider: AssumeRoleProvider,
+    current: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+/// Credentials closer than this to their expiry are renewed.
+const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+impl AssumedRole {
+    fn new(provider: AssumeRoleProvider) -> Self {
+        Self { provider, current: tokio::sync::Mutex::new(None) }
+    }
+
+    async fn credentials(&self) -> aws_credential_types::provider::Result {
+        // One caller at a time: the others wait for its answer instead of
+        // assuming the role too.
+        let mut current = self.current.lock().await;
+        if let Some(c) = current.as_ref() {
+            let fresh = c.expiry().is_none_or(|e| e > SystemTime::now() + RENEW_BEFORE);
+            if fresh {
+                return Ok(c.clone());
+            }
+        }
+        let c = self.provider.provide_credentials().await?;
+        *current = Some(c.clone());
+        Ok(c)
+    }
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(self.credentials())
     }
 }
 

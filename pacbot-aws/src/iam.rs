@@ -37,6 +37,16 @@ pub(crate) async fn collect(
         async { if wants(kind::PASSWORD_POLICY) { password_policy(c, &p).await.map(Some) } else { Ok(None) } },
         async { if wants(kind::ACCOUNT_SUMMARY) { account_summary(c, &p).await.map(Some) } else { Ok(None) } },
     );
+    let summary = match summary {
+        Ok(Some(Some(s))) => {
+            let known = match &report {
+                Ok(Some((_, mfa))) => Some(mfa.as_slice()),
+                _ => None,
+            };
+            root_hardware_mfa(c, &p, s, known).await.map(|s| Some(Some(s)))
+        }
+        other => other,
+    };
     let mut out = Vec::new();
     let details = details.map(Option::unwrap_or_default);
     if wants(kind::USER) {
@@ -310,20 +320,52 @@ async fn credential_report(c: &Client, p: &Place) -> R<BTreeMap<String, ReportRo
 }
 
 async fn report_and_mfa(c: &Client, p: &Place) -> R<(BTreeMap<String, ReportRow>, Vec<t::VirtualMfaDevice>)> {
-    let (report, mfa) = futures::join!(credential_report(c, p), async {
-        let call = p.call("iam", "ListVirtualMFADevices");
-        let devices: Result<Vec<t::VirtualMfaDevice>, _> = c
-            .list_virtual_mfa_devices()
-            .assignment_status(t::AssignmentStatusType::Assigned)
-            .max_items(1000)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await;
-        devices.map_err(|e| call.error(e))
-    });
+    let (report, mfa) = futures::join!(credential_report(c, p), virtual_mfa(c, p));
     Ok((report?, mfa?))
+}
+
+/// The virtual MFA devices assigned to a user (the root user's included).
+async fn virtual_mfa(c: &Client, p: &Place) -> R<Vec<t::VirtualMfaDevice>> {
+    let call = p.call("iam", "ListVirtualMFADevices");
+    let devices: Result<Vec<t::VirtualMfaDevice>, _> = c
+        .list_virtual_mfa_devices()
+        .assignment_status(t::AssignmentStatusType::Assigned)
+        .max_items(1000)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    devices.map_err(|e| call.error(e))
+}
+
+/// Whether one of the virtual MFA devices is the root user's (its serial is
+/// `arn:aws:iam::{account}:mfa/root-account-mfa-device`, its user the
+/// account's `…:root`).
+fn root_has_virtual_mfa(devices: &[t::VirtualMfaDevice]) -> bool {
+    devices.iter().any(|d| {
+        d.serial_number().ends_with(":mfa/root-account-mfa-device")
+            || d.user().is_some_and(|u| u.arn().ends_with(":root"))
+    })
+}
+
+/// Sets `root_hardware_mfa`: the root user has MFA and it is not a virtual
+/// device (IAM lists virtual devices only; a root MFA that is not among them
+/// is a hardware or security key device). The virtual devices are listed
+/// only when the root user has MFA and the users' collection did not list
+/// them already.
+async fn root_hardware_mfa(
+    c: &Client,
+    p: &Place,
+    mut summary: shapes::AccountSummary,
+    known: Option<&[t::VirtualMfaDevice]>,
+) -> R<shapes::AccountSummary> {
+    summary.root_hardware_mfa = summary.root_mfa_enabled
+        && !match known {
+            Some(devices) => root_has_virtual_mfa(devices),
+            None => root_has_virtual_mfa(&virtual_mfa(c, p).await?),
+        };
+    Ok(summary)
 }
 
 async fn user_credentials(
@@ -378,15 +420,11 @@ async fn user_detail(
         Vec::new()
     };
     let mut access_keys = Vec::new();
-    for k in &keys {
-        let created = time(k.create_date());
-        // The report's slot of this key: same creation second.
-        let slot = row.as_ref().and_then(|r| {
-            r.keys
-                .iter()
-                .flatten()
-                .find(|s| s.created.is_some() && s.created.map(|c| c.timestamp()) == created.map(|c| c.timestamp()))
-        });
+    let created: Vec<_> = keys.iter().map(|k| time(k.create_date())).collect();
+    let slots = row.as_ref().map(|r| report_slots(&created, &r.keys)).unwrap_or_default();
+    for (i, k) in keys.iter().enumerate() {
+        let created = created.get(i).copied().flatten();
+        let slot = slots.get(i).copied().flatten();
         let (last_used, service, region) = match slot {
             Some(s) => (s.last_used, s.service.clone(), s.region.clone()),
             None => {
@@ -449,6 +487,29 @@ async fn user_detail(
             })
         }
     }
+}
+
+/// The report's slot of each key: the one created in the same second (the
+/// report's precision). A key without one, or sharing its second with
+/// another key or slot, has none (it is newer than the report, or it cannot
+/// be told apart: its last use is then asked for).
+fn report_slots<'a>(
+    created: &[Option<chrono::DateTime<chrono::Utc>>],
+    slots: &'a [Option<KeySlot>; 2],
+) -> Vec<Option<&'a KeySlot>> {
+    let second = |t: &Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp());
+    created
+        .iter()
+        .map(|c| {
+            let c = second(c)?;
+            let keys = created.iter().filter(|o| second(o) == Some(c)).count();
+            let mut matching = slots.iter().flatten().filter(|s| second(&s.created) == Some(c));
+            match (matching.next(), matching.next()) {
+                (Some(slot), None) if keys == 1 => Some(slot),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 fn user_assets(p: &Place, d: &Details, creds: &Credentials) -> Vec<Discovery> {
@@ -516,6 +577,7 @@ async fn account_summary(c: &Client, p: &Place) -> R<Option<shapes::AccountSumma
     Ok(Some(shapes::AccountSummary {
         root_mfa_enabled: summary.get("account_mfa_enabled").is_some_and(|v| *v > 0),
         root_access_keys_present: summary.get("account_access_keys_present").is_some_and(|v| *v > 0),
+        root_hardware_mfa: false,
         summary,
     }))
 }
@@ -523,6 +585,85 @@ async fn account_summary(c: &Client, p: &Place) -> R<Option<shapes::AccountSumma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn device(serial: &str, user_arn: Option<&str>) -> t::VirtualMfaDevice {
+        let user = user_arn.map(|arn| {
+            t::User::builder()
+                .user_name("u")
+                .user_id("AIDA")
+                .arn(arn)
+                .path("/")
+                .create_date(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+        t::VirtualMfaDevice::builder().serial_number(serial).set_user(user).build().unwrap()
+    }
+
+    #[test]
+    fn root_hardware_mfa_is_root_mfa_without_a_root_virtual_device() {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(root_hardware_mfa_cases());
+    }
+
+    async fn root_hardware_mfa_cases() {
+        // No call is made: the devices are known, or the root has no MFA.
+        let c = Client::from_conf(
+            aws_sdk_iam::Config::builder().behavior_version(aws_sdk_iam::config::BehaviorVersion::latest()).build(),
+        );
+        let p = Place::new("123456789012", "global");
+        let summary = |mfa: bool| shapes::AccountSummary {
+            root_mfa_enabled: mfa,
+            root_access_keys_present: false,
+            root_hardware_mfa: false,
+            summary: BTreeMap::new(),
+        };
+        let alice = device("arn:aws:iam::123456789012:mfa/alice", Some("arn:aws:iam::123456789012:user/alice"));
+        let root_by_serial = device("arn:aws:iam::123456789012:mfa/root-account-mfa-device", None);
+        let root_by_user = device("arn:aws:iam::123456789012:mfa/mine", Some("arn:aws:iam::123456789012:root"));
+        let hw = |mfa: bool, devices: &[t::VirtualMfaDevice]| {
+            let (c, p) = (&c, &p);
+            let devices = devices.to_vec();
+            async move { root_hardware_mfa(c, p, summary(mfa), Some(&devices)).await.unwrap().root_hardware_mfa }
+        };
+        assert!(hw(true, std::slice::from_ref(&alice)).await, "root MFA, no root virtual device: hardware");
+        assert!(hw(true, &[]).await);
+        assert!(!hw(true, &[alice.clone(), root_by_serial]).await, "root's device is virtual");
+        assert!(!hw(true, &[root_by_user]).await);
+        assert!(!hw(false, &[alice]).await, "no root MFA at all");
+        let no_mfa = root_hardware_mfa(&c, &p, summary(false), None).await.unwrap();
+        assert!(!no_mfa.root_hardware_mfa);
+    }
+
+    #[test]
+    fn keys_find_their_report_slot_by_creation_second_unless_ambiguous() {
+        let t = |s: &str| Some(chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc());
+        let slot =
+            |s: &str, used: &str| Some(KeySlot { created: t(s), last_used: t(used), service: None, region: None });
+        let slots = [
+            slot("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+            slot("2026-01-02T00:00:00Z", "2026-03-01T00:00:00Z"),
+        ];
+        let used = |found: Vec<Option<&KeySlot>>| -> Vec<Option<String>> {
+            found.iter().map(|s| s.and_then(|s| s.last_used).map(|t| t.to_rfc3339())).collect()
+        };
+        // Sub-second parts are not in the report.
+        let keys = [t("2026-01-02T00:00:00.250Z"), t("2026-01-01T00:00:00.900Z")];
+        assert_eq!(
+            used(report_slots(&keys, &slots)),
+            [Some("2026-03-01T00:00:00+00:00".to_owned()), Some("2026-02-01T00:00:00+00:00".to_owned())]
+        );
+        // A key newer than the report, and one without a creation time.
+        assert_eq!(used(report_slots(&[t("2026-01-05T00:00:00Z"), None], &slots)), [None, None]);
+        // Two keys in the same second as one slot: neither can be told apart.
+        let same = [t("2026-01-01T00:00:00.100Z"), t("2026-01-01T00:00:00.700Z")];
+        assert_eq!(used(report_slots(&same, &slots)), [None, None]);
+        // Two slots in the same second: ambiguous too.
+        let twin = [
+            slot("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+            slot("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+        ];
+        assert_eq!(used(report_slots(&[t("2026-01-01T00:00:00Z")], &twin)), [None]);
+    }
 
     #[test]
     fn the_credential_report_parses() {

@@ -3,7 +3,8 @@
 //!
 //! S3 has no bulk read of bucket settings, so each bucket costs one call per
 //! setting (ACL, policy, public access block, encryption, versioning, logging,
-//! website, tags; policy status only when there is a policy). A bucket's
+//! website, tags, ownership controls; policy status only when there is a
+//! policy). A bucket's
 //! region comes from `ListBuckets` itself when the endpoint reports it, else
 //! from one `ListBuckets` filtered by region per scanned region.
 
@@ -134,7 +135,7 @@ fn absent<T>(r: R<T>) -> R<Option<T>> {
 async fn bucket(c: &Client, p: &Place, b: Listed) -> R<Option<Discovery>> {
     let name = b.name.as_str();
     let call = |op| p.call("s3", op);
-    let (acl, policy, pab, enc, ver, log, web, tags) = futures::join!(
+    let (acl, policy, pab, enc, ver, log, web, tags, own) = futures::join!(
         async { c.get_bucket_acl().bucket(name).send().await.map_err(|e| call("GetBucketAcl").error(e)) },
         async { c.get_bucket_policy().bucket(name).send().await.map_err(|e| call("GetBucketPolicy").error(e)) },
         async {
@@ -145,6 +146,10 @@ async fn bucket(c: &Client, p: &Place, b: Listed) -> R<Option<Discovery>> {
         async { c.get_bucket_logging().bucket(name).send().await.map_err(|e| call("GetBucketLogging").error(e)) },
         async { c.get_bucket_website().bucket(name).send().await.map_err(|e| call("GetBucketWebsite").error(e)) },
         async { c.get_bucket_tagging().bucket(name).send().await.map_err(|e| call("GetBucketTagging").error(e)) },
+        async {
+            let out = c.get_bucket_ownership_controls().bucket(name).send().await;
+            out.map_err(|e| call("GetBucketOwnershipControls").error(e))
+        },
     );
     let results = [
         acl.as_ref().err(),
@@ -155,6 +160,7 @@ async fn bucket(c: &Client, p: &Place, b: Listed) -> R<Option<Discovery>> {
         log.as_ref().err(),
         web.as_ref().err(),
         tags.as_ref().err(),
+        own.as_ref().err(),
     ];
     if results.iter().flatten().any(|e| e.code() == Some("NoSuchBucket")) {
         return Ok(None);
@@ -193,6 +199,7 @@ async fn bucket(c: &Client, p: &Place, b: Listed) -> R<Option<Discovery>> {
     let log = log?;
     let web = absent(web)?;
     let tags = absent(tags)?;
+    let object_ownership = object_ownership(absent(own)?.as_ref().and_then(|o| o.ownership_controls()));
     let attrs = shapes::Bucket {
         name: name.to_owned(),
         arn: format!("arn:aws:s3:::{name}"),
@@ -226,6 +233,7 @@ async fn bucket(c: &Client, p: &Place, b: Listed) -> R<Option<Discovery>> {
             target_bucket: Some(l.target_bucket().to_owned()),
             target_prefix: Some(l.target_prefix().to_owned()),
         }),
+        object_ownership,
         website: web.map(|w| shapes::Website {
             index_document: w.index_document().map(|d| d.suffix().to_owned()),
             error_document: w.error_document().map(|d| d.key().to_owned()),
@@ -237,6 +245,15 @@ async fn bucket(c: &Client, p: &Place, b: Listed) -> R<Option<Discovery>> {
         .unwrap_or_default();
     Ok(Some(p.asset(kind::BUCKET, name, Some(name), &attrs, tags)))
 }
+
+/// The bucket's object ownership setting: its (first) ownership controls
+/// rule, or `ObjectWriter`, how AWS treats a bucket without ownership
+/// controls (ACLs in effect, the uploading account owns its objects).
+fn object_ownership(controls: Option<&t::OwnershipControls>) -> String {
+    controls.and_then(|c| c.rules().first()).map_or(OBJECT_WRITER, |r| r.object_ownership().as_str()).to_owned()
+}
+
+const OBJECT_WRITER: &str = "ObjectWriter";
 
 /// Collects the account-wide public access block.
 pub(crate) async fn collect_account(client: &aws_sdk_s3control::Client, account: &str) -> Vec<Discovery> {
@@ -256,5 +273,21 @@ pub(crate) async fn collect_account(client: &aws_sdk_s3control::Client, account:
             vec![place.asset(kind::S3_ACCOUNT_SETTINGS, account, None, &attrs, []), Discovery::Complete(scope)]
         }
         Err(e) => vec![Discovery::Failed { scope, error: e.to_string() }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ownership_defaults_to_object_writer() {
+        assert_eq!(object_ownership(None), "ObjectWriter");
+        let rule = |o: t::ObjectOwnership| t::OwnershipControlsRule::builder().object_ownership(o).build().unwrap();
+        let controls =
+            t::OwnershipControls::builder().rules(rule(t::ObjectOwnership::BucketOwnerEnforced)).build().unwrap();
+        assert_eq!(object_ownership(Some(&controls)), "BucketOwnerEnforced");
+        let empty = t::OwnershipControls::builder().set_rules(Some(vec![])).build().unwrap();
+        assert_eq!(object_ownership(Some(&empty)), "ObjectWriter");
     }
 }

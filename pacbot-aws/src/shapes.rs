@@ -309,6 +309,7 @@ pub struct Bucket {
     pub encryption: Option<Encryption>,
     pub versioning: Versioning,
     pub logging: Option<Logging>,
+    pub object_ownership: String,
     pub website: Option<Website>,
 }
 
@@ -546,6 +547,7 @@ pub struct PasswordPolicy {
 pub struct AccountSummary {
     pub root_mfa_enabled: bool,
     pub root_access_keys_present: bool,
+    pub root_hardware_mfa: bool,
     pub summary: std::collections::BTreeMap<String, i64>,
 }
 

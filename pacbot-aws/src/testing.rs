@@ -5,7 +5,8 @@
 //!   server answers; it fails loudly otherwise, so tests never skip.
 //! - [`FaultProxy`] sits between the SDK and moto on `127.0.0.1` and answers
 //!   chosen requests (by service, region, operation) with throttling errors,
-//!   server errors, access denied or silence, counting every request.
+//!   server errors, access denied, silence or a canned answer, counting every
+//!   request.
 //!
 //! The proxy also smooths one difference of moto 5.2 from AWS that the Rust
 //! SDK rejects (the root element of `GetBucketVersioning`'s answer), so the
@@ -88,6 +89,9 @@ pub enum Fault {
     AccessDenied,
     /// No answer for this long, then the connection closes.
     Hang(Duration),
+    /// This answer instead of moto's: HTTP 200 with this XML body (a stale
+    /// credential report, an answer moto cannot give).
+    Reply(String),
 }
 
 /// Which requests a rule matches; `None` matches any.
@@ -320,6 +324,13 @@ fn fault_response(fault: &Fault, service: &str) -> Vec<u8> {
         Fault::AccessDenied if service == "ec2" => (403, "Forbidden", "UnauthorizedOperation"),
         Fault::AccessDenied => (403, "Forbidden", "AccessDenied"),
         Fault::Hang(_) => (500, "Internal Server Error", "InternalError"),
+        Fault::Reply(body) => {
+            return format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nx-amzn-RequestId: reply\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
+        }
     };
     let message = format!("injected by the test fault proxy: {code}");
     let body = match service {

@@ -230,6 +230,7 @@ fn check_s3(d: &Discovered) {
     assert_eq!(a["encryption"], Value::Null);
     assert_eq!(a["versioning"], json!({"status": null, "mfa_delete": null}));
     assert_eq!((a["logging"].clone(), a["website"].clone()), (Value::Null, Value::Null));
+    assert_eq!(a["object_ownership"], "ObjectWriter", "no ownership controls");
     assert_eq!(a["arn"], "arn:aws:s3:::acl-public");
 
     let public = attrs(asset(d, kind::BUCKET, us, "policy-public"), &["creation_date"]);
@@ -254,6 +255,7 @@ fn check_s3(d: &Discovered) {
                "encryption": {"rules": [{"sse_algorithm": "AES256", "kms_master_key_id": null, "bucket_key_enabled": false}]},
                "versioning": {"status": "Enabled", "mfa_delete": null},
                "logging": {"target_bucket": "locked", "target_prefix": "locked/"},
+               "object_ownership": "BucketOwnerEnforced",
                "website": {"index_document": "index.html", "error_document": null, "redirect_all_requests_to": null}})
         .as_object()
         .unwrap()
@@ -339,8 +341,12 @@ fn check_iam(d: &Discovered, w: &World) {
     );
     let summary = attrs(asset(d, kind::ACCOUNT_SUMMARY, g, ACCOUNT), &[]);
     assert_eq!(
-        (summary["root_mfa_enabled"].clone(), summary["root_access_keys_present"].clone()),
-        (json!(false), json!(false))
+        (
+            summary["root_mfa_enabled"].clone(),
+            summary["root_access_keys_present"].clone(),
+            summary["root_hardware_mfa"].clone()
+        ),
+        (json!(false), json!(false), json!(false))
     );
     assert_eq!(summary["summary"]["users"], 3);
     assert_eq!(summary["summary"]["groups"], 1);

@@ -355,6 +355,22 @@ pub async fn seed_s3(conf: &SdkConfig) {
         .send()
         .await
         .unwrap();
+    eu.put_bucket_ownership_controls()
+        .bucket("locked")
+        .ownership_controls(
+            s3t::OwnershipControls::builder()
+                .rules(
+                    s3t::OwnershipControlsRule::builder()
+                        .object_ownership(s3t::ObjectOwnership::BucketOwnerEnforced)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     eu.put_bucket_website()
         .bucket("locked")
         .website_configuration(
