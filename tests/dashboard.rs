@@ -724,6 +724,21 @@ async fn pages_need_a_login() {
     // A login form posted from another site is refused.
     let r = s.form("/login", None, Some("https://evil.example"), &format!("token={READER}")).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = s.form("/login", None, Some("null"), &format!("token={READER}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "an opaque origin is not the dashboard's");
+    // Browsers that send Sec-Fetch-Site are judged by it.
+    for (site, status) in [
+        ("cross-site", StatusCode::FORBIDDEN),
+        ("same-site", StatusCode::FORBIDDEN),
+        ("same-origin", StatusCode::SEE_OTHER),
+    ] {
+        let req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site)
+            .body(Body::from(format!("token={READER}")))
+            .unwrap();
+        assert_eq!(s.send(req).await.status, status, "{site}");
+    }
 }
 
 #[tokio::test]
@@ -860,4 +875,67 @@ async fn admins_exempt_a_violation_from_its_asset_page() {
     assert!(s.store.groups().await.unwrap().iter().any(|g| g.group.name == "eu"));
     let r = s.form("/admin/groups", Some(ADMIN), None, "name=bad&criteria=%7Bnope").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+// ---------------------------------------------------------------- configuration
+
+#[tokio::test]
+async fn authentication_comes_from_a_file_or_the_environment() {
+    use dashboard::auth::hash_token;
+    let dir = tempfile::tempdir().unwrap();
+    let idp = Idp::new();
+    std::fs::write(dir.path().join("jwks.json"), idp.jwks.to_string()).unwrap();
+    let config = format!(
+        "[[tokens]]\nname = \"ci\"\nsha256 = \"{}\"\nrole = \"reader\"\ngroups = [\"production\"]\n\n\
+         [oidc]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_file = \"jwks.json\"\n",
+        hash_token("ci-secret").to_uppercase()
+    );
+    let path = dir.path().join("auth.toml");
+    std::fs::write(&path, config).unwrap();
+    let auth = Auth::from_file(&path).unwrap();
+    let ci = auth.authenticate("ci-secret").unwrap();
+    assert_eq!((ci.name.as_str(), ci.role, ci.groups), ("ci", Role::Reader, Some(vec!["production".to_owned()])));
+    let jwt = idp.token(&idp.claims("carol", &["pacbot-admin"], 60));
+    assert_eq!(auth.authenticate(&jwt).unwrap().role, Role::Admin);
+    assert_eq!(auth.authenticate("ci-secret ").unwrap().name, "ci");
+    assert_eq!(auth.authenticate("other").unwrap_err().status, StatusCode::UNAUTHORIZED);
+
+    // Errors name the file and what is wrong.
+    std::fs::write(&path, "[[tokens]]\nname = \"x\"\nsha256 = \"abc\"\nrole = \"reader\"\n").unwrap();
+    let e = Auth::from_file(&path).unwrap_err();
+    assert!(e.contains("auth.toml") && e.contains("64 hexadecimal"), "{e}");
+    std::fs::write(&path, "[[tokens]]\nname = \"x\"\nsha256 = \"abc\"\nrole = \"root\"\n").unwrap();
+    assert!(Auth::from_file(&path).unwrap_err().contains("root"));
+    std::fs::write(&path, "[oidc]\nissuer = \"i\"\naudience = \"a\"\njwks_file = \"missing.json\"\n").unwrap();
+    assert!(Auth::from_file(&path).unwrap_err().contains("missing.json"));
+
+    let mut env = Auth::new();
+    env.add_env_tokens(&format!("ops:admin:{}; team:reader:{}:team-payments,azure", hash_token("a"), hash_token("b")))
+        .unwrap();
+    assert_eq!(env.authenticate("a").unwrap().role, Role::Admin);
+    assert_eq!(env.authenticate("b").unwrap().groups, Some(vec!["team-payments".to_owned(), "azure".to_owned()]));
+    assert!(Auth::new().add_env_tokens("ops:admin").unwrap_err().contains("name:role:sha256"));
+    assert!(Auth::new().add_env_tokens(&format!("ops:god:{}", hash_token("a"))).unwrap_err().contains("god"));
+}
+
+#[tokio::test]
+async fn cors_opens_only_to_configured_origins() {
+    let store = seeded().await;
+    let mut settings = Settings::new(Auth::new().with_token("reader", READER, Role::Reader, None));
+    settings.cors_origins = vec!["https://portal.example".into()];
+    let app = router(store, settings);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/compliance")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = app.clone().oneshot(preflight("https://portal.example")).await.unwrap();
+    assert_eq!(ok.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://portal.example");
+    let other = app.oneshot(preflight("https://evil.example")).await.unwrap();
+    assert!(other.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }

@@ -99,15 +99,17 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// Whether a form was posted from another site (by its `Sec-Fetch-Site` or `Origin`).
+/// Whether a form was posted from another origin: by `Sec-Fetch-Site`
+/// when the browser sends it (only `same-origin` and `none`, a typed URL,
+/// pass), else by `Origin` against `Host` (an opaque `null` origin fails).
 fn cross_site(headers: &HeaderMap) -> bool {
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site") {
-        return true;
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
     }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-        return origin_host != host;
+    if let Some(origin) = header(header::ORIGIN.as_str()) {
+        let host = header(header::HOST.as_str()).unwrap_or_default();
+        return origin.split_once("://").is_none_or(|(_, h)| h != host);
     }
     false
 }
