@@ -592,6 +592,15 @@ async fn findings_are_queued_for_the_dispatcher() {
     assert_eq!(stored.status, "queued");
     assert_eq!(stored.asset.kind.as_str(), "aws.ec2.instance");
     s.call(Method::POST, "/api/ingest/findings", Some(READER), Some(event.clone())).await.error(StatusCode::FORBIDDEN);
+    let queue = s.ok("/api/admin/fixes?kind=plan&status=queued", ADMIN).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    assert_eq!(queue[0]["id"], "finding-finding-42");
+    assert_eq!(queue[0]["data"]["event"]["entity"]["id"], "i-0abc");
+    assert!(s.ok("/api/admin/fixes?status=done", ADMIN).await.as_array().unwrap().is_empty());
+    s.get("/api/admin/fixes", READER).await.error(StatusCode::FORBIDDEN);
+    s.get("/api/admin/fixes?kind=nope", ADMIN).await.error(StatusCode::BAD_REQUEST);
+    let admin = s.page("/admin", ADMIN).await;
+    assert!(admin.text.contains("<td>finding-finding-42</td><td>plan</td><td>queued</td>"), "{}", admin.text);
     let mut bad = event;
     bad["entity"]["type"] = json!("Spaceship");
     let body = s
@@ -652,6 +661,7 @@ async fn the_openapi_document_lists_every_route() {
         "/api/admin/exceptions/{id}",
         "/api/admin/policies/{id}/enabled",
         "/api/admin/scan",
+        "/api/admin/fixes",
         "/api/ingest/findings",
     ]
     .into_iter()

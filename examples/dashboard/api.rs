@@ -778,6 +778,35 @@ pub async fn rescan(State(state): State<AppState>, who: Principal) -> ApiResult<
     demo.rescan(state.store.as_ref()).await.map(Json).map_err(ApiError::internal)
 }
 
+/// `?kind=&status=&policy=`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixParams {
+    /// `plan`, `action` or `backup`.
+    pub kind: Option<FixKind>,
+    /// A status (`queued`, `planned`, `done`, …).
+    pub status: Option<String>,
+    /// A policy id.
+    pub policy: Option<String>,
+}
+
+/// `GET /api/admin/fixes`: auto-fix records — plans (ingested findings
+/// included), actions and backups — oldest first; a read-only view.
+pub async fn fixes(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiQuery(q): ApiQuery<FixParams>,
+) -> ApiResult<Json<Vec<FixRecord>>> {
+    who.require_admin()?;
+    let filter = pacbot::store::FixFilter {
+        kind: q.kind,
+        policy_id: q.policy.filter(|p| !p.is_empty()),
+        asset: None,
+        status: q.status.filter(|s| !s.is_empty()),
+    };
+    Ok(Json(state.store.fix_records(&filter).await?))
+}
+
 /// `POST /api/ingest/findings`: a CloudBots-shaped finding, queued for the
 /// auto-fix dispatcher as a `plan` record with status `queued`.
 pub async fn ingest_finding(

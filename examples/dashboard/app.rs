@@ -101,6 +101,7 @@ pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
         .route("/admin/exceptions/{id}", delete(api::revoke_exception))
         .route("/admin/policies/{id}/enabled", put(api::set_policy_enabled))
         .route("/admin/scan", post(api::rescan))
+        .route("/admin/fixes", get(api::fixes))
         .route("/ingest/findings", post(api::ingest_finding));
     let mut app = Router::new()
         .nest("/api", api)

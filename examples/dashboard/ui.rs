@@ -659,6 +659,21 @@ async fn admin(State(state): State<AppState>, User(who): User) -> Response {
         );
     }
     body.push_str("</table><p>Exceptions are granted from an asset's page.</p>");
+    body.push_str("<h2>Auto-fix queue</h2><table id=\"fixes\"><tr><th>Id</th><th>Kind</th><th>Status</th><th>Policy or rule</th><th>Asset</th><th>Updated</th></tr>");
+    let plans = pacbot::store::FixFilter { kind: Some(pacbot::store::FixKind::Plan), ..Default::default() };
+    for f in state.store.fix_records(&plans).await.unwrap_or_default() {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&f.id),
+            f.kind.as_str(),
+            esc(&f.status),
+            esc(&f.policy_id),
+            esc(&f.asset.to_string()),
+            f.updated_at.format("%Y-%m-%d %H:%M"),
+        );
+    }
+    body.push_str("</table>");
     if state.demo.is_some() {
         body.push_str("<h2>Scan</h2><form method=\"post\" action=\"/admin/scan\"><button id=\"rescan\">Run the demo scan now</button></form>");
     }
