@@ -131,8 +131,10 @@ async fn serve(cli: Cli) -> Result<(), String> {
         auth.add_env_tokens(&text).map_err(|e| format!("PACBOT_DASHBOARD_TOKENS: {e}"))?;
     }
     let demo = if cli.demo {
-        let demo = DemoScan::new(&target);
-        tracing::info!(store = %target, "seeding the demo");
+        // The location is for messages: without a PostgreSQL URL's password.
+        let location = super::scanner::store::redact(&target);
+        let demo = DemoScan::new(&location);
+        tracing::info!(store = %location, "seeding the demo");
         demo.seed(store.as_ref()).await?;
         if auth.is_empty() {
             let token = random_token()?;
