@@ -730,6 +730,7 @@ async fn pages_need_a_login() {
     let cookie = r.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(cookie.starts_with(&format!("pacbot_token={READER};")));
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(!cookie.contains("Secure"), "plain HTTP by default");
     // A login form posted from another site is refused.
     let r = s.form("/login", None, Some("https://evil.example"), &format!("token={READER}")).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -925,6 +926,21 @@ async fn authentication_comes_from_a_file_or_the_environment() {
     assert_eq!(env.authenticate("b").unwrap().groups, Some(vec!["team-payments".to_owned(), "azure".to_owned()]));
     assert!(Auth::new().add_env_tokens("ops:admin").unwrap_err().contains("name:role:sha256"));
     assert!(Auth::new().add_env_tokens(&format!("ops:god:{}", hash_token("a"))).unwrap_err().contains("god"));
+}
+
+#[tokio::test]
+async fn secure_cookies_are_marked_so() {
+    let mut settings = Settings::new(Auth::new().with_token("reader", READER, Role::Reader, None));
+    settings.secure_cookies = true;
+    let app = router(seeded().await, settings);
+    let req = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={READER}")))
+        .unwrap();
+    let r = app.oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
 }
 
 #[tokio::test]

@@ -37,12 +37,15 @@ pub struct Settings {
     pub body_limit: usize,
     /// The demo scan `POST /api/admin/scan` re-runs, when the server seeded the demo.
     pub demo: Option<demo::DemoScan>,
+    /// Whether the session cookie is `Secure` (sent over HTTPS only): set it
+    /// when the dashboard is served over HTTPS (a TLS proxy in front).
+    pub secure_cookies: bool,
 }
 
 impl Settings {
-    /// Settings with this authentication, CORS closed, the default body limit, no demo.
+    /// Settings with this authentication, CORS closed, the default body limit, no demo, plain-HTTP cookies.
     pub fn new(auth: Auth) -> Self {
-        Self { auth, cors_origins: Vec::new(), body_limit: DEFAULT_BODY_LIMIT, demo: None }
+        Self { auth, cors_origins: Vec::new(), body_limit: DEFAULT_BODY_LIMIT, demo: None, secure_cookies: false }
     }
 }
 
@@ -61,6 +64,8 @@ pub struct Inner {
     pub demo: Option<demo::DemoScan>,
     /// Requests served, by route and status.
     pub requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Whether the session cookie is `Secure`.
+    pub secure_cookies: bool,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,14 +77,14 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// The state over a store.
-    pub fn new(store: Arc<dyn Store>, auth: Auth, demo: Option<demo::DemoScan>) -> Self {
-        Self(Arc::new(Inner { store, auth, demo, requests: Mutex::new(BTreeMap::new()) }))
+    pub fn new(store: Arc<dyn Store>, auth: Auth, demo: Option<demo::DemoScan>, secure_cookies: bool) -> Self {
+        Self(Arc::new(Inner { store, auth, demo, requests: Mutex::new(BTreeMap::new()), secure_cookies }))
     }
 }
 
 /// The whole application: the API under `/api`, the UI, `/healthz` and `/metrics`.
 pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
-    let state = AppState::new(store, settings.auth, settings.demo);
+    let state = AppState::new(store, settings.auth, settings.demo, settings.secure_cookies);
     let api = Router::new()
         .route("/openapi.json", get(api::openapi))
         .route("/compliance", get(api::compliance))

@@ -32,6 +32,9 @@ pub struct Cli {
     /// Origins allowed to call the API from a browser (CORS is closed without them).
     #[arg(long = "cors-origin", global = true)]
     pub cors_origins: Vec<String>,
+    /// Mark the session cookie `Secure` (when a TLS proxy serves the dashboard over HTTPS).
+    #[arg(long, global = true)]
+    pub secure_cookies: bool,
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, global = true)]
     pub body_limit: usize,
@@ -152,6 +155,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     settings.cors_origins = cli.cors_origins;
     settings.body_limit = cli.body_limit;
     settings.demo = demo;
+    settings.secure_cookies = cli.secure_cookies;
     let app = router(store, settings);
     let listener =
         tokio::net::TcpListener::bind(cli.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;

@@ -212,7 +212,8 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     match state.auth.authenticate(token) {
         Ok(_) => {
             let mut response = Redirect::to("/").into_response();
-            let value = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+            let secure = if state.secure_cookies { "; Secure" } else { "" };
+            let value = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
             if let Ok(v) = HeaderValue::from_str(&value) {
                 response.headers_mut().insert(header::SET_COOKIE, v);
             }
