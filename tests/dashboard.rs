@@ -885,6 +885,25 @@ async fn admins_exempt_a_violation_from_its_asset_page() {
     assert!(s.store.groups().await.unwrap().iter().any(|g| g.group.name == "eu"));
     let r = s.form("/admin/groups", Some(ADMIN), None, "name=bad&criteria=%7Bnope").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A sticky exception from the admin page.
+    let sticky = format!(
+        "criteria={}&policies={}&reason=sandbox&days=7",
+        enc(r#"{"path": "tags.Environment", "eq": "sandbox"}"#),
+        enc(policy)
+    );
+    assert_eq!(s.form("/admin/exceptions/sticky", Some(READER), None, &sticky).await.status, StatusCode::FORBIDDEN);
+    let r = s.form("/admin/exceptions/sticky", Some(ADMIN), None, &sticky).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let stored = s.store.exceptions().await.unwrap();
+    let x = stored.iter().find(|e| e.exception.reason == "sandbox").unwrap();
+    assert!(
+        matches!(&x.exception.target, pacbot::ExceptionTarget::Sticky { policies, .. } if policies == &vec![policy.to_owned()])
+    );
+    assert!(x.exception.expires_at.is_some());
+    let bad = s.form("/admin/exceptions/sticky", Some(ADMIN), None, "criteria=%7B%7D&policies=no-such&reason=r").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let bad = s.form("/admin/exceptions/sticky", Some(ADMIN), None, &sticky.replace("days=7", "days=-1")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
 // ---------------------------------------------------------------- configuration

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/groups", post(admin_put_group))
         .route("/admin/groups/delete", post(admin_delete_group))
         .route("/admin/exceptions", post(admin_add_exception))
+        .route("/admin/exceptions/sticky", post(admin_add_sticky))
         .route("/admin/exceptions/revoke", post(admin_revoke_exception))
         .route("/admin/scan", post(admin_scan))
 }
@@ -659,7 +660,14 @@ async fn admin(State(state): State<AppState>, User(who): User) -> Response {
             exp = x.expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into()),
         );
     }
-    body.push_str("</table><p>Exceptions are granted from an asset's page.</p>");
+    body.push_str(
+        "</table><p>Exceptions for one asset are granted from its page; sticky ones, for every asset \
+         matching criteria now and later, here:</p><form method=\"post\" action=\"/admin/exceptions/sticky\" id=\"sticky-add\">\
+         <label>Criteria (JSON) <input name=\"criteria\" size=\"40\" required placeholder='{\"path\": \"tags.Environment\", \"eq\": \"sandbox\"}'></label> \
+         <label>Policies <input name=\"policies\" required placeholder=\"ids, comma-separated, or *\"></label> \
+         <label>Reason <input name=\"reason\" required></label> <label>Days <input name=\"days\" type=\"number\" min=\"1\" value=\"30\"></label> \
+         <button>Grant</button></form>",
+    );
     body.push_str("<h2>Auto-fix queue</h2><table id=\"fixes\"><tr><th>Id</th><th>Kind</th><th>Status</th><th>Policy or rule</th><th>Asset</th><th>Updated</th></tr>");
     let plans = pacbot::store::FixFilter { kind: Some(pacbot::store::FixKind::Plan), ..Default::default() };
     for f in state.store.fix_records(&plans).await.unwrap_or_default() {
@@ -758,12 +766,9 @@ async fn admin_add_exception(
         Ok(a) => a,
         Err(e) => return fail(e),
     };
-    let days = match f.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        None => None,
-        Some(d) => match d.parse::<i64>() {
-            Ok(n) if (1..=3650).contains(&n) => Some(n),
-            _ => return fail(ApiError::bad_request("`days` must be a whole number from 1 to 3650")),
-        },
+    let days = match parse_days(f.days.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
     };
     let new = NewException {
         id: None,
@@ -781,6 +786,56 @@ async fn admin_add_exception(
         return fail(ApiError::internal(e));
     }
     Redirect::to(&format!("/asset?id={}", enc(&asset.to_string()))).into_response()
+}
+
+/// An optional number of days, 1 to 3650.
+fn parse_days(text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match text.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(d) => match d.parse::<i64>() {
+            Ok(n) if (1..=3650).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::bad_request("`days` must be a whole number from 1 to 3650")),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct StickyForm {
+    criteria: String,
+    policies: String,
+    reason: String,
+    days: Option<String>,
+}
+
+async fn admin_add_sticky(
+    State(state): State<AppState>,
+    User(who): User,
+    headers: HeaderMap,
+    Form(f): Form<StickyForm>,
+) -> Response {
+    if cross_site(&headers) {
+        return refuse_cross_site();
+    }
+    let criteria: Criteria = match serde_json::from_str(&f.criteria) {
+        Ok(c) => c,
+        Err(e) => return fail(ApiError::bad_request(format!("invalid criteria: {e}"))),
+    };
+    let days = match parse_days(f.days.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let policies: Vec<String> =
+        f.policies.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    let new = NewException {
+        id: None,
+        target: ExceptionTarget::Sticky { criteria, policies },
+        reason: f.reason,
+        expires_at: days.map(|d| Utc::now() + Duration::days(d)),
+    };
+    match api::grant_exception(&state, &who, new).await {
+        Ok(_) => Redirect::to("/admin").into_response(),
+        Err(e) => fail(e),
+    }
 }
 
 #[derive(Deserialize)]
