@@ -135,8 +135,21 @@ ensure_moto() {
     exit 1
 }
 
+# Headless Chromium and its WebDriver for the dashboard's browser test
+# (tests/dashboard_browser.rs): installed with apt when absent. The test fails
+# (never skips) without them.
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return
+    fi
+    log "installing Chromium and chromium-driver with apt"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 ensure_rust_components
 ensure_postgres
+ensure_chromium
 ensure_moto
 # The scanner's AWS-source test runs the connector's standard credential
 # chain against moto, which accepts any key.
