@@ -84,7 +84,7 @@ def aws_estate():
         quality = 0.9 if prod else 0.7
         # Account-wide documents.
         assets.append(aws_asset(account, "global", "aws.iam.account_summary", account, {
-            "root_mfa_enabled": prod, "root_access_keys_present": not prod,
+            "root_mfa_enabled": prod, "root_access_keys_present": not prod, "root_hardware_mfa": prod,
             "summary": {"users": 12, "groups": 3, "roles": 5, "policies": 3, "mfa_devices": 6,
                         "mfa_devices_in_use": 6, "account_mfa_enabled": int(prod),
                         "account_access_keys_present": int(not prod)}}, {}))
@@ -318,6 +318,7 @@ def aws_estate():
                                    "mfa_delete": None},
                     "logging": {"target_bucket": f"acme-{env}-{region}-platform-logs", "target_prefix": bname + "/"}
                     if prod and b != 1 else None,
+                    "object_ownership": "BucketOwnerEnforced" if prod and not public_acl else "ObjectWriter",
                     "website": {"index_document": "index.html", "error_document": None,
                                 "redirect_all_requests_to": None} if bname.endswith("-www") else None},
                     tags_for(team, env, quality), name=bname))
@@ -605,6 +606,7 @@ def fixed(estate):
             "encryption": {"rules": [{"sse_algorithm": "aws:kms", "kms_master_key_id": None, "bucket_key_enabled": True}]},
             "versioning": {"status": "Enabled", "mfa_delete": "Disabled" if public else "Enabled"},
             "logging": {"target_bucket": f"acme-{env}-us-east-1-platform-logs", "target_prefix": name + "/"},
+            "object_ownership": "ObjectWriter" if public else "BucketOwnerEnforced",
             "website": None},
             {"Owner": "marketing-team@example.com" if public else "payments-team@example.com",
              "Environment": env, "CostCenter": "CC-1001", "Team": "payments"}, name=name))
