@@ -89,6 +89,23 @@
 //! completed scope and removed ones are updated from arrays (`unnest`). A
 //! commit that grows a table by more than a tenth refreshes its statistics.
 //!
+//! # Scans of one scope
+//!
+//! Reconcile's input is the stored state of the scopes a scan attempted,
+//! read after [`Store::begin_scan`]. If another scan commits one of those
+//! scopes in between, that input is stale, and committing it would undo the
+//! other scan's changes (re-open what it closed, or the reverse). So each
+//! store keeps a *commit clock* (how many scans committed), each scan the
+//! clock's value when it began, and each scope the clock of the last commit
+//! that covered it (complete or failed). `commit_scan` refuses, with
+//! [`StoreError::ScopeConflict`] and writing nothing, a scan whose coverage
+//! holds a scope committed after it began: the first of two overlapping
+//! scans to commit wins; the other is aborted and scanned again. Scans of
+//! disjoint scopes never conflict, and on PostgreSQL still commit side by
+//! side: the check runs under the shard locks, and the clock's one row is
+//! advanced last in a commit, so only the end of commits is serialized and
+//! the clock's order is the order in which commits became visible.
+//!
 //! # Schema and migrations
 //!
 //! Each database backend keeps a schema version (SQLite: `PRAGMA
@@ -98,7 +115,9 @@
 //! fails with [`StoreError::SchemaTooNew`] and touches nothing. Migrations are
 //! append-only: a released migration is never edited.
 //!
-//! The SQLite schema (version 2): `scans` (status, counts, failed scopes),
+//! The SQLite schema (version 3): `scans` (status, counts, failed scopes,
+//! the commit clock when begun), `commit_clock` and `scope_commits` (see
+//! *Scans of one scope*),
 //! `scan_scopes`, `scan_results`, `assets` (identity, name, attributes and
 //! tags as JSON, a fingerprint of them, first/last seen, removed),
 //! `asset_tags` (for tag filters and search), `asset_scopes` (the latest

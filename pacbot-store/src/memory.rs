@@ -38,6 +38,12 @@ pub struct MemoryStore {
 struct State {
     last_scan: u64,
     scans: BTreeMap<ScanId, ScanRecord>,
+    /// The commit clock: how many scans committed (see the crate docs, "Scans of one scope").
+    commits: u64,
+    /// The clock when each scan began.
+    began_at: HashMap<ScanId, u64>,
+    /// Per scope, the clock of the last commit that covered it, and its scan.
+    scope_commits: HashMap<CoverageScope, (u64, ScanId)>,
     results: BTreeMap<ScanId, Vec<RuleResult>>,
     assets: BTreeMap<AssetId, Stored>,
     violations: BTreeMap<ViolationKey, Violation>,
@@ -177,6 +183,8 @@ impl Store for MemoryStore {
             error: None,
         };
         st.scans.insert(id, rec.clone());
+        let clock = st.commits;
+        st.began_at.insert(id, clock);
         Ok(rec)
     }
 
@@ -184,6 +192,14 @@ impl Store for MemoryStore {
         validate::commit(&mut commit)?;
         let mut st = self.write()?;
         let at = running(&st, commit.scan)?.started_at;
+        let began = st.began_at.get(&commit.scan).copied().unwrap_or_default();
+        for (scope, _) in commit.coverage.scopes() {
+            if let Some(&(seq, by)) = st.scope_commits.get(scope)
+                && seq > began
+            {
+                return Err(StoreError::scope_conflict(commit.scan, scope, by));
+            }
+        }
         let mut budget = WriteBudget::new(self.fail.take());
 
         // Stage every change; nothing below the staging can fail. The budget
@@ -240,7 +256,10 @@ impl Store for MemoryStore {
         let violations_written = changed_violations.iter().filter(|c| **c).count();
         let transitions = commit.transitions.iter().filter(|t| t.kind.is_change()).count();
         let scopes = commit.coverage.scopes().count() + complete.len();
-        let rows = violations_written + transitions + commit.snapshots.len() + commit.results.len() + scopes;
+        // The scopes' commit clock (one row each, and the clock's row).
+        let clock_rows = commit.coverage.scopes().count() + 1;
+        let rows =
+            violations_written + transitions + commit.snapshots.len() + commit.results.len() + scopes + clock_rows;
         for _ in 0..=rows {
             budget.tick()?;
         }
@@ -270,6 +289,12 @@ impl Store for MemoryStore {
             st.snapshots.push(ComplianceSnapshot { scan, at, report });
         }
         st.results.insert(scan, commit.results);
+        st.commits += 1;
+        let clock = st.commits;
+        for (scope, _) in commit.coverage.scopes() {
+            st.scope_commits.insert(scope.clone(), (clock, scan));
+        }
+        st.began_at.remove(&scan);
         let rec = st.scans.get_mut(&scan).ok_or_else(|| StoreError::not_found("scan", scan))?;
         rec.status = status;
         rec.counts = counts;
@@ -284,6 +309,7 @@ impl Store for MemoryStore {
         validate::text(reason, || "abort reason".to_owned())?;
         let mut st = self.write()?;
         running(&st, scan)?;
+        st.began_at.remove(&scan);
         let rec = st.scans.get_mut(&scan).ok_or_else(|| StoreError::not_found("scan", scan))?;
         rec.status = ScanStatus::Aborted;
         rec.error = Some(reason.to_owned());

@@ -32,8 +32,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// it is stored. See [`ScanCommit`] for what is written. Returns the
     /// scan's record, now complete or partial (some scope failed).
     ///
-    /// Fails with `NotFound` for an unknown scan and `ScanNotRunning` for one
-    /// already committed or aborted.
+    /// Fails with `NotFound` for an unknown scan, `ScanNotRunning` for one
+    /// already committed or aborted, and `ScopeConflict` when another scan
+    /// committed a scope of this one's coverage after this one began (its
+    /// reconcile input may be stale; see the crate docs, *Scans of one scope*).
     async fn commit_scan(&self, commit: ScanCommit) -> Result<ScanRecord>;
 
     /// Gives up a running scan; it changes nothing else.

@@ -30,7 +30,7 @@ pub use records::{compliance_trend, exceptions_crud, fix_records, groups_crud, p
 pub use rescan::rescan_writes_only_what_changed;
 pub use scans::{
     concurrent_shard_writers, failed_commit_leaves_nothing, lifecycle_over_scans, partial_scan_keeps_failed_scopes,
-    previous_violations_by_scope, round_trip,
+    previous_violations_by_scope, round_trip, same_scope_scans_do_not_interleave,
 };
 
 use crate::store::Store;
@@ -105,6 +105,7 @@ pub const TESTS: &[&str] = &[
     "partial_scan_keeps_failed_scopes",
     "previous_violations_by_scope",
     "concurrent_shard_writers",
+    "same_scope_scans_do_not_interleave",
     "failed_commit_leaves_nothing",
     "rescan_writes_only_what_changed",
     "pagination_without_gaps_or_repeats",
@@ -132,6 +133,7 @@ where
     partial_scan_keeps_failed_scopes(factory().await.harness()).await;
     previous_violations_by_scope(factory().await.harness()).await;
     concurrent_shard_writers(factory().await.harness()).await;
+    same_scope_scans_do_not_interleave(factory().await.harness()).await;
     failed_commit_leaves_nothing(factory().await.harness()).await;
     rescan_writes_only_what_changed(factory().await.harness()).await;
     pagination_without_gaps_or_repeats(factory().await.harness()).await;
@@ -155,7 +157,7 @@ macro_rules! conformance_tests {
     ($factory:expr) => {
         $crate::conformance_tests!(@each $factory;
             round_trip, lifecycle_over_scans, partial_scan_keeps_failed_scopes, previous_violations_by_scope,
-            concurrent_shard_writers, failed_commit_leaves_nothing, rescan_writes_only_what_changed,
+            concurrent_shard_writers, same_scope_scans_do_not_interleave, failed_commit_leaves_nothing, rescan_writes_only_what_changed,
             pagination_without_gaps_or_repeats, filters,
             omni_search, asset_360, exceptions_crud, groups_crud, policy_catalogue, fix_records, compliance_trend,
             bad_input, sql_metacharacters_verbatim);
