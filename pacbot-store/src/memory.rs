@@ -162,6 +162,7 @@ fn violation_matches(v: &Violation, asset: Option<&Stored>, f: &ViolationFilter)
         && any_of::<str>(&f.regions, &id.region)
         && kind_in(&f.kinds, &id.kind)
         && f.asset.as_ref().is_none_or(|a| a == id)
+        && f.changed_since.is_none_or(|t| v.modified_at >= trunc(t))
         && asset_ok
 }
 

@@ -220,6 +220,9 @@ pub struct ViolationFilter {
     pub tags: Vec<TagFilter>,
     /// Criteria the asset must match (an asset group's).
     pub criteria: Option<CriteriaFilter>,
+    /// Only violations modified (opened, re-opened, closed, exempted, or
+    /// otherwise rewritten) at or after this time: their `modified_at`.
+    pub changed_since: Option<DateTime<Utc>>,
 }
 
 /// How to order violations.

@@ -249,6 +249,10 @@ pub(super) async fn violations(tx: &Tx<'_>, q: &ViolationQuery) -> Result<Page<V
         w.texts("v.account", f.accounts.iter().map(String::as_str));
         w.texts("v.region", f.regions.iter().map(String::as_str));
         w.texts("v.kind", f.kinds.iter().map(|k| k.as_str()));
+        if let Some(t) = f.changed_since {
+            let mark = w.param(crate::codec::trunc(t));
+            w.terms.push(format!("v.modified_at >= {mark}"));
+        }
         if let Some(a) = &f.asset {
             w.texts("v.provider", [a.provider.as_str()]);
             w.texts("v.account", [a.account.as_str()]);

@@ -331,6 +331,10 @@ pub(super) fn violations(c: &Connection, q: &ViolationQuery) -> Result<Page<Viol
         w.texts("v.account", f.accounts.iter().map(String::as_str));
         w.texts("v.region", f.regions.iter().map(String::as_str));
         w.texts("v.kind", f.kinds.iter().map(|k| k.as_str()));
+        if let Some(t) = f.changed_since {
+            let mark = w.param(Sql::Integer(crate::codec::micros(t)));
+            w.terms.push(format!("v.modified_at >= {mark}"));
+        }
         if let Some(a) = &f.asset {
             w.texts("v.provider", [a.provider.as_str()]);
             w.texts("v.account", [a.account.as_str()]);

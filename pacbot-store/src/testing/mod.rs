@@ -14,6 +14,7 @@
 
 pub mod fixtures;
 mod input;
+mod latest;
 pub mod migration;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -25,6 +26,7 @@ mod scans;
 use std::future::Future;
 
 pub use input::{bad_input, sql_metacharacters_verbatim};
+pub use latest::changes_and_latest;
 pub use queries::{asset_360, filters, omni_search, pagination_without_gaps_or_repeats};
 pub use records::{compliance_trend, exceptions_crud, fix_records, groups_crud, policy_catalogue};
 pub use rescan::rescan_writes_only_what_changed;
@@ -117,6 +119,7 @@ pub const TESTS: &[&str] = &[
     "policy_catalogue",
     "fix_records",
     "compliance_trend",
+    "changes_and_latest",
     "bad_input",
     "sql_metacharacters_verbatim",
 ];
@@ -145,6 +148,7 @@ where
     policy_catalogue(factory().await.harness()).await;
     fix_records(factory().await.harness()).await;
     compliance_trend(factory().await.harness()).await;
+    changes_and_latest(factory().await.harness()).await;
     bad_input(factory().await.harness()).await;
     sql_metacharacters_verbatim(factory().await.harness()).await;
 }
@@ -160,6 +164,7 @@ macro_rules! conformance_tests {
             concurrent_shard_writers, same_scope_scans_do_not_interleave, failed_commit_leaves_nothing, rescan_writes_only_what_changed,
             pagination_without_gaps_or_repeats, filters,
             omni_search, asset_360, exceptions_crud, groups_crud, policy_catalogue, fix_records, compliance_trend,
+            changes_and_latest,
             bad_input, sql_metacharacters_verbatim);
     };
     (@each $factory:expr; $($name:ident),+) => {
