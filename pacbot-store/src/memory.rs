@@ -60,6 +60,8 @@ struct Stored {
     record: AssetRecord,
     /// (key, value), sorted by key.
     tags: Vec<(String, String)>,
+    /// When it was last stored, rewritten, removed or back.
+    changed_at: DateTime<Utc>,
 }
 
 impl Stored {
@@ -136,6 +138,7 @@ fn in_scope(id: &AssetId, scope: &CoverageScope) -> bool {
 fn asset_matches(s: &Stored, f: &AssetFilter) -> bool {
     let id = &s.record.asset.id;
     (f.include_removed || !s.record.is_removed())
+        && f.changed_since.is_none_or(|t| s.changed_at >= trunc(t))
         && any_of::<str>(&f.providers, &id.provider)
         && any_of::<str>(&f.accounts, &id.account)
         && any_of::<str>(&f.regions, &id.region)
@@ -210,30 +213,38 @@ impl Store for MemoryStore {
         let mut staged_assets = Vec::with_capacity(commit.assets.len());
         let (mut new, mut changed) = (0u64, 0u64);
         for a in &commit.assets {
-            let first_seen = match st.assets.get(&a.id) {
+            let (first_seen, changed_at) = match st.assets.get(&a.id) {
                 Some(old) => {
                     let o = &old.record.asset;
-                    if old.record.is_removed() || o.name != a.name || o.attributes != a.attributes || o.tags != a.tags {
+                    let changed_at = if old.record.is_removed()
+                        || o.name != a.name
+                        || o.attributes != a.attributes
+                        || o.tags != a.tags
+                    {
                         validate::asset_doc(a)?;
                         budget.tick()?;
                         changed += 1;
-                    } else if !complete.contains(&a.id.scope()) {
-                        budget.tick()?; // the last-seen time
-                    }
-                    o.first_seen.unwrap_or(at)
+                        at
+                    } else {
+                        if !complete.contains(&a.id.scope()) {
+                            budget.tick()?; // the last-seen time
+                        }
+                        old.changed_at
+                    };
+                    (o.first_seen.unwrap_or(at), changed_at)
                 }
                 None => {
                     validate::asset_doc(a)?;
                     budget.tick()?;
                     new += 1;
-                    at
+                    (at, at)
                 }
             };
             let mut asset = a.clone();
             asset.first_seen = Some(first_seen);
             asset.last_seen = Some(at);
             let tags = a.tags.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-            staged_assets.push(Stored { record: AssetRecord { asset, removed_at: None }, tags });
+            staged_assets.push(Stored { record: AssetRecord { asset, removed_at: None }, tags, changed_at });
         }
         let seen: HashSet<&AssetId> = commit.assets.iter().map(|a| &a.id).collect();
         let mut removed = Vec::new();
@@ -276,6 +287,7 @@ impl Store for MemoryStore {
         for id in removed {
             if let Some(s) = st.assets.get_mut(&id) {
                 s.record.removed_at = Some(at);
+                s.changed_at = at;
             }
         }
         for (v, changed) in commit.violations.into_iter().zip(changed_violations) {

@@ -261,18 +261,22 @@ pub(super) async fn violations(tx: &Tx<'_>, q: &ViolationQuery) -> Result<Page<V
             w.texts("v.resource_id", [a.resource_id.as_str()]);
         }
         if join_asset {
-            w.terms.push("a.provider IS NOT NULL".to_owned());
             w.tags("a.tags", &f.tags);
         }
         if let Some(k) = pos {
             w.after(&columns, k, q.order)?;
         }
         let limit = w.param(limit(batch));
+        // The asset of each violation, looked up by its key, violation by
+        // violation in key order (`OFFSET 0` keeps the planner from turning
+        // the lookup into a join of both whole tables, sorted afterwards: a
+        // page needs a few dozen rows of each). Violations without a stored
+        // asset match no asset filter.
         let (asset_cols, join) = if join_asset {
             (
                 format!(", {ASSET_COLS}"),
-                "LEFT JOIN assets a ON a.provider = v.provider AND a.account = v.account AND a.region = v.region \
-                 AND a.kind = v.kind AND a.resource_id = v.resource_id",
+                "JOIN LATERAL (SELECT * FROM assets a WHERE a.provider = v.provider AND a.account = v.account \
+                 AND a.region = v.region AND a.kind = v.kind AND a.resource_id = v.resource_id OFFSET 0) a ON true",
             )
         } else {
             (String::new(), "")
@@ -420,6 +424,10 @@ pub(super) async fn assets(tx: &Tx<'_>, q: &AssetQuery) -> Result<Page<AssetReco
         let mut w = Where::default();
         if !f.include_removed {
             w.terms.push("a.removed_at IS NULL".to_owned());
+        }
+        if let Some(t) = f.changed_since {
+            let mark = w.param(crate::codec::trunc(t));
+            w.terms.push(format!("a.changed_at >= {mark}"));
         }
         w.texts("a.provider", f.providers.iter().map(String::as_str));
         w.texts("a.account", f.accounts.iter().map(String::as_str));

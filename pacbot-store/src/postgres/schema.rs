@@ -183,6 +183,12 @@ CREATE TABLE asset_scopes (
 -- A commit is refused when a scope of its coverage was committed after the scan began.
 ALTER TABLE scans ADD COLUMN begin_seq bigint NOT NULL DEFAULT 0;
 
+-- When an asset last changed (stored, rewritten, removed or back). Older rows:
+-- not known, so their last-seen time, which is no earlier.
+ALTER TABLE assets ADD COLUMN changed_at timestamptz;
+UPDATE assets SET changed_at = last_seen;
+ALTER TABLE assets ALTER COLUMN changed_at SET NOT NULL;
+
 -- One row; a commit advances it last, holding its row lock until it ends, so
 -- the clock's order is the order in which commits became visible.
 CREATE TABLE commit_clock (

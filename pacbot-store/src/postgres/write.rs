@@ -247,14 +247,15 @@ pub(super) async fn commit_scan(
     let upsert = tx
         .prepare_cached(
             "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
-                                 first_seen, last_seen, first_scan, last_scan)
+                                 first_seen, last_seen, changed_at, first_scan, last_scan)
              SELECT provider, account, region, kind, resource_id, name, attributes::jsonb, tags::jsonb, hash,
-                    $1, $1, $2, $2
+                    $1, $1, $1, $2, $2
              FROM pacbot_stage2_assets
              ORDER BY provider, account, region, kind, resource_id
              ON CONFLICT (provider, account, region, kind, resource_id) DO UPDATE SET
                  name = excluded.name, attributes = excluded.attributes, tags = excluded.tags, hash = excluded.hash,
-                 last_seen = excluded.last_seen, last_scan = excluded.last_scan, removed_at = NULL",
+                 last_seen = excluded.last_seen, changed_at = excluded.changed_at, last_scan = excluded.last_scan,
+                 removed_at = NULL",
         )
         .await?;
     tx.execute(&upsert, &[&at, &scan]).await?;
@@ -292,7 +293,7 @@ pub(super) async fn commit_scan(
     }
     let remove = tx
         .prepare_cached(
-            "UPDATE assets a SET removed_at = $1, last_seen = s.last_seen
+            "UPDATE assets a SET removed_at = $1, changed_at = $1, last_seen = s.last_seen
              FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
                   AS s (provider, account, region, kind, resource_id, last_seen)
              WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region AND a.kind = s.kind

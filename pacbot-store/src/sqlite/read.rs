@@ -494,6 +494,10 @@ pub(super) fn assets(c: &Connection, q: &AssetQuery) -> Result<Page<AssetRecord>
         if !f.include_removed {
             w.terms.push("a.removed_at IS NULL".to_owned());
         }
+        if let Some(t) = f.changed_since {
+            let mark = w.param(Sql::Integer(crate::codec::micros(t)));
+            w.terms.push(format!("a.changed_at >= {mark}"));
+        }
         w.texts("a.provider", f.providers.iter().map(String::as_str));
         w.texts("a.account", f.accounts.iter().map(String::as_str));
         w.texts("a.region", f.regions.iter().map(String::as_str));

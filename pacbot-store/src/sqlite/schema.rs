@@ -178,6 +178,11 @@ CREATE TABLE asset_scopes (
     r"
 ALTER TABLE scans ADD COLUMN begin_seq INTEGER NOT NULL DEFAULT 0;
 
+-- When an asset last changed (stored, rewritten, removed or back). Older rows:
+-- not known, so their last-seen time, which is no earlier.
+ALTER TABLE assets ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE assets SET changed_at = last_seen;
+
 CREATE TABLE commit_clock (
     id  INTEGER PRIMARY KEY CHECK (id = 1),
     seq INTEGER NOT NULL

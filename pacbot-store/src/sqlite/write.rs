@@ -139,8 +139,8 @@ pub(super) fn commit_scan(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
-                                 first_seen, last_seen, first_scan, last_scan)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11)",
+                                 first_seen, last_seen, changed_at, first_scan, last_scan)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, ?11, ?11)",
         )?;
         let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
         // Serializing the documents (a helper thread) overlaps writing the rows (this one).
@@ -182,8 +182,8 @@ pub(super) fn commit_scan(
         })?;
         let mut old_tags = tx.prepare_cached("SELECT tags FROM assets WHERE pk = ?1")?;
         let mut update = tx.prepare_cached(
-            "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, last_scan = ?7,
-                               removed_at = NULL
+            "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, changed_at = ?6,
+                               last_scan = ?7, removed_at = NULL
              WHERE pk = ?1",
         )?;
         let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
@@ -206,7 +206,8 @@ pub(super) fn commit_scan(
             budget.tick()?;
             touch.execute(params![pk, at_us, scan])?;
         }
-        let mut remove = tx.prepare_cached("UPDATE assets SET removed_at = ?2, last_seen = ?3 WHERE pk = ?1")?;
+        let mut remove =
+            tx.prepare_cached("UPDATE assets SET removed_at = ?2, changed_at = ?2, last_seen = ?3 WHERE pk = ?1")?;
         for r in &plan.removed {
             budget.tick()?;
             remove.execute(params![r.handle, at_us, r.last_seen])?;

@@ -1,5 +1,5 @@
-//! What a scanner and a dashboard ask for between scans: violations changed
-//! since a time, the latest committed scan, the latest compliance of each
+//! What a scanner and a dashboard ask for between scans: violations and
+//! assets changed since a time, the latest committed scan, the latest compliance of each
 //! asset group.
 
 use std::collections::BTreeMap;
@@ -8,11 +8,12 @@ use pacbot_core::{AssetGroup, Coverage, Criteria, ViolationStatus};
 
 use super::Harness;
 use super::fixtures::*;
-use crate::model::{ComplianceSnapshot, ScanStatus, Stamp, ViolationFilter};
+use crate::model::{AssetFilter, ComplianceSnapshot, ScanStatus, Stamp, ViolationFilter};
 use crate::store::{Store, StoreExt};
 
 /// `changed_since` keeps the violations modified at or after a time (and
-/// combines with the other filters); `latest_committed_scan` is the newest
+/// combines with the other filters), and the assets stored, rewritten or
+/// removed at or after it; `latest_committed_scan` is the newest
 /// complete or partial scan, never a running or aborted one;
 /// `latest_compliance_by_group` holds, for each stored group with a
 /// snapshot, its newest one.
@@ -29,8 +30,9 @@ pub async fn changes_and_latest(store: &dyn Harness) {
     let cov = || complete(std::slice::from_ref(&s));
     let a = |v: &str| bucket("111", "eu-west-1", "alpha", v, false);
     let b = bucket("111", "eu-west-1", "beta", "Enabled", true);
+    let gone = bucket("111", "eu-west-1", "gone", "Enabled", false);
 
-    let (c1, _) = plan_scan(store, &e, "s1", at(0), vec![a("Suspended"), b.clone()], cov()).await;
+    let (c1, _) = plan_scan(store, &e, "s1", at(0), vec![a("Suspended"), b.clone(), gone.clone()], cov()).await;
     let c1 = c1.with_snapshot(report(Some("prod"), 50.0, 2)).with_snapshot(report(Some("web"), 25.0, 1));
     let s1 = store.commit_scan(c1).await.unwrap();
     let (c2, _) = plan_scan(store, &e, "s2", at(2), vec![a("Enabled"), b.clone()], cov()).await;
@@ -54,6 +56,19 @@ pub async fn changes_and_latest(store: &dyn Harness) {
     let open_changed =
         ViolationFilter { statuses: vec![ViolationStatus::Open], changed_since: Some(at(1)), ..Default::default() };
     assert!(store.all_violations(open_changed).await.unwrap().is_empty(), "filters combine with and");
+
+    // Assets: stored, rewritten or removed at or after the time.
+    let assets_since =
+        |t, include_removed| AssetFilter { changed_since: Some(t), include_removed, ..Default::default() };
+    let ids = |v: Vec<crate::model::AssetRecord>| v.into_iter().map(|r| r.asset.id).collect::<Vec<_>>();
+    assert_eq!(store.all_assets(assets_since(at(0), true)).await.unwrap().len(), 3, "all were stored by s1");
+    assert_eq!(
+        ids(store.all_assets(assets_since(at(1), true)).await.unwrap()),
+        vec![a("x").id, gone.id.clone()],
+        "alpha was rewritten and gone removed by s2; beta is unchanged"
+    );
+    assert_eq!(ids(store.all_assets(assets_since(at(1), false)).await.unwrap()), vec![a("x").id]);
+    assert!(store.all_assets(assets_since(at(3), true)).await.unwrap().is_empty());
 
     let latest = store.latest_compliance_by_group().await.unwrap();
     let want = BTreeMap::from([
