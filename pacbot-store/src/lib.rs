@@ -132,7 +132,8 @@
 //!
 //! Most of an estate is the same from one scan to the next, so a commit
 //! writes only what moved. The commit reads, scope by scope, the stored
-//! assets' fingerprints (XXH3 of name, attributes and tags) and compares:
+//! assets' fingerprints (XXH3 of name, attributes and tags, computed by
+//! walking the compact documents, not by serializing them) and compares:
 //! new assets are inserted, changed ones (or ones back from removed)
 //! rewritten, and unchanged ones are not written at all — their last-seen
 //! time is derived on read from the latest scan that completed their scope
@@ -146,6 +147,8 @@
 //! [`ScanCounts::violations_changed`] say what a commit rewrote. Rows
 //! written before migration 2 have no fingerprint and are rewritten once by
 //! the next scan that sees them; their `still_…` history entries are kept.
+//! Fingerprints written before schema version 3 were of the serialized
+//! documents: those rows are rewritten once too.
 //!
 //! # Feature flags
 //!
