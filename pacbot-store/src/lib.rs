@@ -162,6 +162,8 @@ mod codec;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod delta;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod filter_sql;
 mod keyset;
 pub mod limits;
 mod memory;
