@@ -148,7 +148,9 @@
 //! written before migration 2 have no fingerprint and are rewritten once by
 //! the next scan that sees them; their `still_…` history entries are kept.
 //! Fingerprints written before schema version 3 were of the serialized
-//! documents: those rows are rewritten once too.
+//! documents: those rows are rewritten once too. Migration 3 itself
+//! updates every asset row once (its `changed_at`, for
+//! [`AssetFilter::changed_since`]).
 //!
 //! # Feature flags
 //!
