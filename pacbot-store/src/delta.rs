@@ -127,7 +127,6 @@ impl<K> AssetPlan<K> {
         at: i64,
     ) {
         let mut stored = stored.into_iter().peekable();
-        let mut buf = Vec::new();
         let unseen = |k: Known<K>, removed: &mut Vec<Removed<K>>| {
             let last_seen = k.last_seen.max(scope_seen.unwrap_or(i64::MIN));
             if work.complete && !k.removed && last_seen < at {
@@ -142,7 +141,7 @@ impl<K> AssetPlan<K> {
             match stored.next_if(|k| k.resource_id == rid) {
                 None => self.new.push(i),
                 // A stored fingerprint of 0 is not known (a row of an older schema).
-                Some(k) if k.removed || k.hash == 0 || k.hash != asset_fingerprint(&assets[i], &mut buf) => {
+                Some(k) if k.removed || k.hash == 0 || k.hash != asset_fingerprint(&assets[i]) => {
                     self.changed.push((i, k.handle));
                 }
                 Some(k) if !work.complete => self.touched.push((i, k.handle)),

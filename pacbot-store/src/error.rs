@@ -33,6 +33,24 @@ pub enum StoreError {
         status: ScanStatus,
     },
 
+    /// Another scan committed a scope of this scan's coverage after this
+    /// scan began: the previous violations this scan reconciled against may
+    /// be stale, so committing it could undo that scan's changes. Abort this
+    /// scan and scan the scope again (begin, read the previous violations,
+    /// reconcile, commit).
+    #[error(
+        "scan `{scan}` overlaps scope `{scope}`, which scan `{by}` committed after scan `{scan}` began; \
+         abort it and scan again"
+    )]
+    ScopeConflict {
+        /// The scan whose commit was refused.
+        scan: ScanId,
+        /// The scope (`provider/account/region/kind`).
+        scope: String,
+        /// The scan that committed the scope meanwhile.
+        by: ScanId,
+    },
+
     /// A page cursor is malformed, or belongs to another list or ordering.
     #[error("invalid cursor: {reason}")]
     InvalidCursor {
@@ -113,6 +131,13 @@ impl StoreError {
         matches!(self, StoreError::Backend { retryable: true, .. })
     }
 
+    /// Whether a scan's commit was refused because another scan committed
+    /// one of its scopes after it began ([`StoreError::ScopeConflict`]).
+    #[must_use]
+    pub fn is_scope_conflict(&self) -> bool {
+        matches!(self, StoreError::ScopeConflict { .. })
+    }
+
     /// Whether the error says that something does not exist.
     #[must_use]
     pub fn is_not_found(&self) -> bool {
@@ -121,6 +146,10 @@ impl StoreError {
 
     pub(crate) fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {
         StoreError::NotFound { what, id: short(&id.to_string()) }
+    }
+
+    pub(crate) fn scope_conflict(scan: ScanId, scope: &pacbot_core::CoverageScope, by: ScanId) -> Self {
+        StoreError::ScopeConflict { scan, scope: short(&scope.to_string()), by }
     }
 
     pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {

@@ -89,6 +89,23 @@
 //! completed scope and removed ones are updated from arrays (`unnest`). A
 //! commit that grows a table by more than a tenth refreshes its statistics.
 //!
+//! # Scans of one scope
+//!
+//! Reconcile's input is the stored state of the scopes a scan attempted,
+//! read after [`Store::begin_scan`]. If another scan commits one of those
+//! scopes in between, that input is stale, and committing it would undo the
+//! other scan's changes (re-open what it closed, or the reverse). So each
+//! store keeps a *commit clock* (how many scans committed), each scan the
+//! clock's value when it began, and each scope the clock of the last commit
+//! that covered it (complete or failed). `commit_scan` refuses, with
+//! [`StoreError::ScopeConflict`] and writing nothing, a scan whose coverage
+//! holds a scope committed after it began: the first of two overlapping
+//! scans to commit wins; the other is aborted and scanned again. Scans of
+//! disjoint scopes never conflict, and on PostgreSQL still commit side by
+//! side: the check runs under the shard locks, and the clock's one row is
+//! advanced last in a commit, so only the end of commits is serialized and
+//! the clock's order is the order in which commits became visible.
+//!
 //! # Schema and migrations
 //!
 //! Each database backend keeps a schema version (SQLite: `PRAGMA
@@ -98,7 +115,9 @@
 //! fails with [`StoreError::SchemaTooNew`] and touches nothing. Migrations are
 //! append-only: a released migration is never edited.
 //!
-//! The SQLite schema (version 2): `scans` (status, counts, failed scopes),
+//! The SQLite schema (version 3): `scans` (status, counts, failed scopes,
+//! the commit clock when begun), `commit_clock` and `scope_commits` (see
+//! *Scans of one scope*),
 //! `scan_scopes`, `scan_results`, `assets` (identity, name, attributes and
 //! tags as JSON, a fingerprint of them, first/last seen, removed),
 //! `asset_tags` (for tag filters and search), `asset_scopes` (the latest
@@ -113,7 +132,8 @@
 //!
 //! Most of an estate is the same from one scan to the next, so a commit
 //! writes only what moved. The commit reads, scope by scope, the stored
-//! assets' fingerprints (XXH3 of name, attributes and tags) and compares:
+//! assets' fingerprints (XXH3 of name, attributes and tags, computed by
+//! walking the compact documents, not by serializing them) and compares:
 //! new assets are inserted, changed ones (or ones back from removed)
 //! rewritten, and unchanged ones are not written at all — their last-seen
 //! time is derived on read from the latest scan that completed their scope
@@ -127,6 +147,10 @@
 //! [`ScanCounts::violations_changed`] say what a commit rewrote. Rows
 //! written before migration 2 have no fingerprint and are rewritten once by
 //! the next scan that sees them; their `still_…` history entries are kept.
+//! Fingerprints written before schema version 3 were of the serialized
+//! documents: those rows are rewritten once too. Migration 3 itself
+//! updates every asset row once (its `changed_at`, for
+//! [`AssetFilter::changed_since`]).
 //!
 //! # Feature flags
 //!
@@ -140,6 +164,8 @@ mod codec;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod delta;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod filter_sql;
 mod keyset;
 pub mod limits;
 mod memory;

@@ -38,6 +38,12 @@ pub struct MemoryStore {
 struct State {
     last_scan: u64,
     scans: BTreeMap<ScanId, ScanRecord>,
+    /// The commit clock: how many scans committed (see the crate docs, "Scans of one scope").
+    commits: u64,
+    /// The clock when each scan began.
+    began_at: HashMap<ScanId, u64>,
+    /// Per scope, the clock of the last commit that covered it, and its scan.
+    scope_commits: HashMap<CoverageScope, (u64, ScanId)>,
     results: BTreeMap<ScanId, Vec<RuleResult>>,
     assets: BTreeMap<AssetId, Stored>,
     violations: BTreeMap<ViolationKey, Violation>,
@@ -54,6 +60,8 @@ struct Stored {
     record: AssetRecord,
     /// (key, value), sorted by key.
     tags: Vec<(String, String)>,
+    /// When it was last stored, rewritten, removed or back.
+    changed_at: DateTime<Utc>,
 }
 
 impl Stored {
@@ -130,6 +138,7 @@ fn in_scope(id: &AssetId, scope: &CoverageScope) -> bool {
 fn asset_matches(s: &Stored, f: &AssetFilter) -> bool {
     let id = &s.record.asset.id;
     (f.include_removed || !s.record.is_removed())
+        && f.changed_since.is_none_or(|t| s.changed_at >= trunc(t))
         && any_of::<str>(&f.providers, &id.provider)
         && any_of::<str>(&f.accounts, &id.account)
         && any_of::<str>(&f.regions, &id.region)
@@ -156,6 +165,7 @@ fn violation_matches(v: &Violation, asset: Option<&Stored>, f: &ViolationFilter)
         && any_of::<str>(&f.regions, &id.region)
         && kind_in(&f.kinds, &id.kind)
         && f.asset.as_ref().is_none_or(|a| a == id)
+        && f.changed_since.is_none_or(|t| v.modified_at >= trunc(t))
         && asset_ok
 }
 
@@ -177,6 +187,8 @@ impl Store for MemoryStore {
             error: None,
         };
         st.scans.insert(id, rec.clone());
+        let clock = st.commits;
+        st.began_at.insert(id, clock);
         Ok(rec)
     }
 
@@ -184,6 +196,14 @@ impl Store for MemoryStore {
         validate::commit(&mut commit)?;
         let mut st = self.write()?;
         let at = running(&st, commit.scan)?.started_at;
+        let began = st.began_at.get(&commit.scan).copied().unwrap_or_default();
+        for (scope, _) in commit.coverage.scopes() {
+            if let Some(&(seq, by)) = st.scope_commits.get(scope)
+                && seq > began
+            {
+                return Err(StoreError::scope_conflict(commit.scan, scope, by));
+            }
+        }
         let mut budget = WriteBudget::new(self.fail.take());
 
         // Stage every change; nothing below the staging can fail. The budget
@@ -193,30 +213,38 @@ impl Store for MemoryStore {
         let mut staged_assets = Vec::with_capacity(commit.assets.len());
         let (mut new, mut changed) = (0u64, 0u64);
         for a in &commit.assets {
-            let first_seen = match st.assets.get(&a.id) {
+            let (first_seen, changed_at) = match st.assets.get(&a.id) {
                 Some(old) => {
                     let o = &old.record.asset;
-                    if old.record.is_removed() || o.name != a.name || o.attributes != a.attributes || o.tags != a.tags {
+                    let changed_at = if old.record.is_removed()
+                        || o.name != a.name
+                        || o.attributes != a.attributes
+                        || o.tags != a.tags
+                    {
                         validate::asset_doc(a)?;
                         budget.tick()?;
                         changed += 1;
-                    } else if !complete.contains(&a.id.scope()) {
-                        budget.tick()?; // the last-seen time
-                    }
-                    o.first_seen.unwrap_or(at)
+                        at
+                    } else {
+                        if !complete.contains(&a.id.scope()) {
+                            budget.tick()?; // the last-seen time
+                        }
+                        old.changed_at
+                    };
+                    (o.first_seen.unwrap_or(at), changed_at)
                 }
                 None => {
                     validate::asset_doc(a)?;
                     budget.tick()?;
                     new += 1;
-                    at
+                    (at, at)
                 }
             };
             let mut asset = a.clone();
             asset.first_seen = Some(first_seen);
             asset.last_seen = Some(at);
             let tags = a.tags.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-            staged_assets.push(Stored { record: AssetRecord { asset, removed_at: None }, tags });
+            staged_assets.push(Stored { record: AssetRecord { asset, removed_at: None }, tags, changed_at });
         }
         let seen: HashSet<&AssetId> = commit.assets.iter().map(|a| &a.id).collect();
         let mut removed = Vec::new();
@@ -240,7 +268,10 @@ impl Store for MemoryStore {
         let violations_written = changed_violations.iter().filter(|c| **c).count();
         let transitions = commit.transitions.iter().filter(|t| t.kind.is_change()).count();
         let scopes = commit.coverage.scopes().count() + complete.len();
-        let rows = violations_written + transitions + commit.snapshots.len() + commit.results.len() + scopes;
+        // The scopes' commit clock (one row each, and the clock's row).
+        let clock_rows = commit.coverage.scopes().count() + 1;
+        let rows =
+            violations_written + transitions + commit.snapshots.len() + commit.results.len() + scopes + clock_rows;
         for _ in 0..=rows {
             budget.tick()?;
         }
@@ -256,6 +287,7 @@ impl Store for MemoryStore {
         for id in removed {
             if let Some(s) = st.assets.get_mut(&id) {
                 s.record.removed_at = Some(at);
+                s.changed_at = at;
             }
         }
         for (v, changed) in commit.violations.into_iter().zip(changed_violations) {
@@ -270,6 +302,12 @@ impl Store for MemoryStore {
             st.snapshots.push(ComplianceSnapshot { scan, at, report });
         }
         st.results.insert(scan, commit.results);
+        st.commits += 1;
+        let clock = st.commits;
+        for (scope, _) in commit.coverage.scopes() {
+            st.scope_commits.insert(scope.clone(), (clock, scan));
+        }
+        st.began_at.remove(&scan);
         let rec = st.scans.get_mut(&scan).ok_or_else(|| StoreError::not_found("scan", scan))?;
         rec.status = status;
         rec.counts = counts;
@@ -284,6 +322,7 @@ impl Store for MemoryStore {
         validate::text(reason, || "abort reason".to_owned())?;
         let mut st = self.write()?;
         running(&st, scan)?;
+        st.began_at.remove(&scan);
         let rec = st.scans.get_mut(&scan).ok_or_else(|| StoreError::not_found("scan", scan))?;
         rec.status = ScanStatus::Aborted;
         rec.error = Some(reason.to_owned());

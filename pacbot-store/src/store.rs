@@ -1,5 +1,7 @@
 //! The [`Store`] trait backends implement, and [`StoreExt`], its conveniences.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pacbot_core::{
@@ -11,7 +13,7 @@ use crate::limits::MAX_PAGE;
 use crate::model::{
     Asset360, AssetFilter, AssetGroupRecord, AssetQuery, AssetRecord, ComplianceSnapshot, CriteriaFilter,
     ExceptionRecord, FixFilter, FixRecord, HistoryEntry, Page, PageRequest, PolicyRecord, RuleResult, ScanCommit,
-    ScanId, ScanRecord, ScanStart, SearchHit, Stamp, TrendQuery, ViolationFilter, ViolationQuery,
+    ScanId, ScanRecord, ScanStart, ScanStatus, SearchHit, Stamp, TrendQuery, ViolationFilter, ViolationQuery,
 };
 
 /// Persistence for scans, assets, violations and their history, exceptions,
@@ -32,8 +34,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// it is stored. See [`ScanCommit`] for what is written. Returns the
     /// scan's record, now complete or partial (some scope failed).
     ///
-    /// Fails with `NotFound` for an unknown scan and `ScanNotRunning` for one
-    /// already committed or aborted.
+    /// Fails with `NotFound` for an unknown scan, `ScanNotRunning` for one
+    /// already committed or aborted, and `ScopeConflict` when another scan
+    /// committed a scope of this one's coverage after this one began (its
+    /// reconcile input may be stale; see the crate docs, *Scans of one scope*).
     async fn commit_scan(&self, commit: ScanCommit) -> Result<ScanRecord>;
 
     /// Gives up a running scan; it changes nothing else.
@@ -190,6 +194,37 @@ pub trait StoreExt: Store {
     async fn policy(&self, id: &str) -> Result<PolicyRecord> {
         let all = self.policies().await?;
         all.into_iter().find(|p| p.meta.id == id).ok_or_else(|| StoreError::not_found("policy", id))
+    }
+
+    /// The newest committed scan — complete or partial; running and aborted
+    /// scans are skipped — if any.
+    async fn latest_committed_scan(&self) -> Result<Option<ScanRecord>> {
+        let mut page = PageRequest::first(MAX_PAGE);
+        loop {
+            let scans = self.scans(&page).await?;
+            let found =
+                scans.items.into_iter().find(|s| matches!(s.status, ScanStatus::Complete | ScanStatus::Partial));
+            if found.is_some() {
+                return Ok(found);
+            }
+            match scans.next {
+                Some(next) => page.cursor = Some(next),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The latest compliance snapshot of every stored asset group that has
+    /// one, by group name (groups without a snapshot are left out; the
+    /// overall snapshot is [`StoreExt::latest_compliance`] with `None`).
+    async fn latest_compliance_by_group(&self) -> Result<BTreeMap<String, ComplianceSnapshot>> {
+        let mut out = BTreeMap::new();
+        for g in self.groups().await? {
+            if let Some(snapshot) = self.latest_compliance(Some(&g.group.name)).await? {
+                out.insert(g.group.name, snapshot);
+            }
+        }
+        Ok(out)
     }
 
     /// The latest compliance snapshot of a group (or overall), if any.

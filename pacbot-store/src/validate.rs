@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use pacbot_core::{
-    Asset, AssetGroup, AssetId, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus, ViolationKey,
+    Asset, AssetGroup, AssetId, AttrKind, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus,
+    ViolationKey,
 };
 
 use crate::codec::{Fingerprint, enum_name, fingerprint, micros, severity_rank, trunc};
@@ -153,42 +154,66 @@ pub(crate) fn asset_doc(a: &Asset) -> Result<AssetDoc> {
     let label = || format!("asset `{}`", short(&a.id.to_string()));
     let attributes = to_json(&a.attributes, || format!("attributes of {}", label()))?;
     let tags_json = to_json(&a.tags, || format!("tags of {}", label()))?;
-    let mut f = Fingerprint::new();
-    name_part(&mut f, a).raw(attributes.as_bytes()).raw(&[0xff]).raw(tags_json.as_bytes());
-    Ok(AssetDoc { hash: f.finish(), attributes, tags_json })
-}
-
-fn name_part<'f>(f: &'f mut Fingerprint, a: &Asset) -> &'f mut Fingerprint {
-    match &a.name {
-        Some(name) => f.raw(&[1]).part(name.as_bytes()),
-        None => f.raw(&[0]),
-    }
+    Ok(AssetDoc { hash: asset_fingerprint(a), attributes, tags_json })
 }
 
 /// The fingerprint of an asset's name, attributes and tags — equal when
-/// they are — the same as [`asset_doc`]'s, computed over the documents
-/// serialized into `buf` (cleared first; reused from asset to asset, it
-/// saves an allocation each). 0 (matching nothing) when they cannot be serialized.
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-pub(crate) fn asset_fingerprint(a: &Asset, buf: &mut Vec<u8>) -> i64 {
-    buf.clear();
+/// they are. It walks the compact documents (object keys come sorted)
+/// rather than serializing them: a rescan fingerprints every asset it sees,
+/// and most are unchanged and never serialized.
+pub(crate) fn asset_fingerprint(a: &Asset) -> i64 {
+    let mut f = Fingerprint::new();
     match &a.name {
-        Some(name) => {
-            buf.push(1);
-            buf.extend_from_slice(&(name.len() as u64).to_le_bytes());
-            buf.extend_from_slice(name.as_bytes());
+        Some(name) => f.raw(&[1]).part(name.as_bytes()),
+        None => f.raw(&[0]),
+    };
+    attr_part(&mut f, a.attributes.root());
+    f.raw(b"t").raw(&(a.tags.len() as u64).to_le_bytes());
+    for (k, v) in a.tags.iter() {
+        f.part(k.as_bytes()).part(v.as_bytes());
+    }
+    f.finish()
+}
+
+/// Adds a document node: a tag byte, then its content (lengths and counts
+/// first, so the encoding is unambiguous). Numbers keep their representation
+/// (`1` and `1.0` differ, as they compare).
+fn attr_part(f: &mut Fingerprint, v: pacbot_core::Attr<'_>) {
+    match v.kind() {
+        AttrKind::Null => {
+            f.raw(b"n");
         }
-        None => buf.push(0),
+        AttrKind::Bool => {
+            f.raw(if v.as_bool() == Some(true) { b"T" } else { b"F" });
+        }
+        AttrKind::Number => {
+            if let Some(u) = v.as_u64() {
+                f.raw(b"u").raw(&u.to_le_bytes());
+            } else if let Some(i) = v.as_i64() {
+                f.raw(b"i").raw(&i.to_le_bytes());
+            } else {
+                f.raw(b"f").raw(&v.as_f64().unwrap_or(f64::NAN).to_bits().to_le_bytes());
+            }
+        }
+        AttrKind::String => {
+            f.raw(b"s").part(v.as_str().unwrap_or_default().as_bytes());
+        }
+        AttrKind::Array => {
+            let items = v.elements();
+            f.raw(b"a").raw(&(items.len() as u64).to_le_bytes());
+            for item in items {
+                attr_part(f, item);
+            }
+        }
+        AttrKind::Object => {
+            let entries = v.entries();
+            f.raw(b"o").raw(&(entries.len() as u64).to_le_bytes());
+            for (k, item) in entries {
+                f.part(k.as_bytes());
+                attr_part(f, item);
+            }
+        }
     }
-    if serde_json::to_writer(&mut *buf, &a.attributes).is_err() {
-        return 0;
-    }
-    // JSON text never holds the byte 0xff: it separates the two documents.
-    buf.push(0xff);
-    if serde_json::to_writer(&mut *buf, &a.tags).is_err() {
-        return 0;
-    }
-    Fingerprint::new().raw(buf).finish()
 }
 
 /// A commit, checked and serialized.
@@ -462,7 +487,41 @@ pub(crate) fn trend(q: &TrendQuery) -> Result<()> {
 mod tests {
     use serde_json::json;
 
-    use super::has_nul;
+    use pacbot_core::{Asset, AssetId};
+
+    use super::{asset_fingerprint, has_nul};
+
+    #[test]
+    fn fingerprints_are_equal_exactly_when_name_attributes_and_tags_are() {
+        let base = || Asset::new(AssetId::new("aws", "1", "r", "k", "x"));
+        let fp = |a: Asset| asset_fingerprint(&a);
+        let doc = json!({"b": [1, "two", null, true], "a": {"x": 1.5, "y": -3}});
+        let reordered = json!({"a": {"y": -3, "x": 1.5}, "b": [1, "two", null, true]});
+        assert_eq!(fp(base().with_attributes(doc.clone())), fp(base().with_attributes(reordered)));
+        let distinct = [
+            fp(base()),
+            fp(base().with_name("")),
+            fp(base().with_name("n")),
+            fp(base().with_attributes(doc.clone())),
+            fp(base().with_attributes(json!({"n": 1}))),
+            fp(base().with_attributes(json!({"n": 1.0}))),
+            fp(base().with_attributes(json!({"n": "1"}))),
+            fp(base().with_attributes(json!({"n": [1]}))),
+            fp(base().with_attributes(json!({"n": false}))),
+            fp(base().with_attributes(json!({"n": null}))),
+            fp(base().with_attributes(json!({"n": {}}))),
+            fp(base().with_attributes(json!({"n": []}))),
+            fp(base().with_attributes(json!({"ab": "c"}))),
+            fp(base().with_attributes(json!({"a": "bc"}))),
+            fp(base().with_attributes(json!([["a"], "b"]))),
+            fp(base().with_attributes(json!([["a", "b"]]))),
+            fp(base().with_tag("ab", "c")),
+            fp(base().with_tag("a", "bc")),
+            fp(base().with_tag("a", "bc").with_tag("d", "")),
+        ];
+        let unique: std::collections::HashSet<i64> = distinct.iter().copied().collect();
+        assert_eq!(unique.len(), distinct.len(), "{distinct:?}");
+    }
 
     #[test]
     fn nul_characters_are_found_in_strings_and_keys_only() {

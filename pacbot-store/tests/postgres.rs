@@ -227,6 +227,32 @@ async fn one_of_two_racing_commits_of_a_scan_wins() {
     assert!(matches!(lost, StoreError::ScanNotRunning { status: ScanStatus::Complete, .. }), "{lost}");
 }
 
+/// Two scans of one scope, begun before either commits, commit at once:
+/// exactly one wins, the other is refused with `ScopeConflict` (the shard
+/// lock orders them; the clock says the loser began before the winner committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_scans_of_one_scope_do_not_both_commit() {
+    let (store, _schema) = scratch_store().await;
+    let s = scope("111", "eu-west-1", pacbot_store::testing::fixtures::BUCKET);
+    let mut commits = Vec::new();
+    for label in ["a", "b"] {
+        let scan = store.begin_scan(ScanStart::new(label, at(0))).await.unwrap();
+        let mut commit = ScanCommit::new(scan.id, at(0));
+        commit.assets =
+            (0..200).map(|i| bucket("111", "eu-west-1", &format!("{label}{i}"), "Enabled", false)).collect();
+        commit.coverage = complete(std::slice::from_ref(&s));
+        commits.push(commit);
+    }
+    let (a, b) =
+        futures::future::join(store.commit_scan(commits[0].clone()), store.commit_scan(commits[1].clone())).await;
+    let (won, lost) = match (a, b) {
+        (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+        other => panic!("expected one success and one failure, got {other:?}"),
+    };
+    assert!(matches!(lost, StoreError::ScopeConflict { by, .. } if by == won.id), "{lost}");
+    assert_eq!(store.all_assets(AssetFilter::default()).await.unwrap().len(), 200);
+}
+
 /// Six commits whose shards overlap, each listing them in another order:
 /// they take their shard locks in one global order, so they run one after
 /// the other instead of deadlocking, and exactly one of them inserts each asset.

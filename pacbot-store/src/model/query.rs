@@ -149,6 +149,11 @@ pub struct AssetFilter {
     pub criteria: Option<CriteriaFilter>,
     /// Whether to include assets marked removed.
     pub include_removed: bool,
+    /// Only assets that changed at or after this time: first stored, their
+    /// name, attributes or tags rewritten, marked removed or back from
+    /// removed. (Assets stored before schema version 3 count as changed when
+    /// they were last seen, as their change time is not known.)
+    pub changed_since: Option<DateTime<Utc>>,
 }
 
 /// How to order assets.
@@ -220,6 +225,9 @@ pub struct ViolationFilter {
     pub tags: Vec<TagFilter>,
     /// Criteria the asset must match (an asset group's).
     pub criteria: Option<CriteriaFilter>,
+    /// Only violations modified (opened, re-opened, closed, exempted, or
+    /// otherwise rewritten) at or after this time: their `modified_at`.
+    pub changed_since: Option<DateTime<Utc>>,
 }
 
 /// How to order violations.

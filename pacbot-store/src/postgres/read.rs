@@ -9,8 +9,9 @@ use tokio_postgres::Row;
 
 use super::Tx;
 use super::sql::{Col, Kind, Where, count, int, json, json_opt, limit, order_by};
-use crate::codec::{fold, parse_enum, severity_from_rank, severity_rank};
+use crate::codec::{fold, parse_enum, severity_from_rank};
 use crate::error::{Result, StoreError};
+use crate::filter_sql::{asset_terms, fix_terms, violation_terms};
 use crate::keyset::{self, KeyPart, List};
 use crate::model::{
     AssetGroupRecord, AssetQuery, AssetRecord, AssetSort, ComplianceSnapshot, ExceptionRecord, FixFilter, FixRecord,
@@ -241,34 +242,21 @@ pub(super) async fn violations(tx: &Tx<'_>, q: &ViolationQuery) -> Result<Page<V
     let join_asset = !f.tags.is_empty() || f.criteria.is_some();
     let run = |pos: Option<&[KeyPart]>, batch: usize| -> Result<(String, Where)> {
         let mut w = Where::default();
-        w.texts("v.policy_id", f.policies.iter().map(String::as_str));
-        w.ints("v.severity", f.severities.iter().map(|s| severity_rank(*s)).collect());
-        w.texts("v.category", f.categories.iter().map(|c| c.as_str()));
-        w.texts("v.status", f.statuses.iter().map(|s| s.as_str()));
-        w.texts("v.provider", f.providers.iter().map(String::as_str));
-        w.texts("v.account", f.accounts.iter().map(String::as_str));
-        w.texts("v.region", f.regions.iter().map(String::as_str));
-        w.texts("v.kind", f.kinds.iter().map(|k| k.as_str()));
-        if let Some(a) = &f.asset {
-            w.texts("v.provider", [a.provider.as_str()]);
-            w.texts("v.account", [a.account.as_str()]);
-            w.texts("v.region", [a.region.as_str()]);
-            w.texts("v.kind", [a.kind.as_str()]);
-            w.texts("v.resource_id", [a.resource_id.as_str()]);
-        }
-        if join_asset {
-            w.terms.push("a.provider IS NOT NULL".to_owned());
-            w.tags("a.tags", &f.tags);
-        }
+        violation_terms(&mut w, f, join_asset);
         if let Some(k) = pos {
             w.after(&columns, k, q.order)?;
         }
         let limit = w.param(limit(batch));
+        // The asset of each violation, looked up by its key, violation by
+        // violation in key order (`OFFSET 0` keeps the planner from turning
+        // the lookup into a join of both whole tables, sorted afterwards: a
+        // page needs a few dozen rows of each). Violations without a stored
+        // asset match no asset filter.
         let (asset_cols, join) = if join_asset {
             (
                 format!(", {ASSET_COLS}"),
-                "LEFT JOIN assets a ON a.provider = v.provider AND a.account = v.account AND a.region = v.region \
-                 AND a.kind = v.kind AND a.resource_id = v.resource_id",
+                "JOIN LATERAL (SELECT * FROM assets a WHERE a.provider = v.provider AND a.account = v.account \
+                 AND a.region = v.region AND a.kind = v.kind AND a.resource_id = v.resource_id OFFSET 0) a ON true",
             )
         } else {
             (String::new(), "")
@@ -414,14 +402,7 @@ pub(super) async fn assets(tx: &Tx<'_>, q: &AssetQuery) -> Result<Page<AssetReco
     columns.extend(ASSET_KEY_COLS);
     let run = |pos: Option<&[KeyPart]>, batch: usize| -> Result<(String, Where)> {
         let mut w = Where::default();
-        if !f.include_removed {
-            w.terms.push("a.removed_at IS NULL".to_owned());
-        }
-        w.texts("a.provider", f.providers.iter().map(String::as_str));
-        w.texts("a.account", f.accounts.iter().map(String::as_str));
-        w.texts("a.region", f.regions.iter().map(String::as_str));
-        w.texts("a.kind", f.kinds.iter().map(|k| k.as_str()));
-        w.tags("a.tags", &f.tags);
+        asset_terms(&mut w, f);
         if let Some(k) = pos {
             w.after(&columns, k, q.order)?;
         }
@@ -599,22 +580,7 @@ pub(super) async fn fix_record(tx: &Tx<'_>, id: &str) -> Result<FixRecord> {
 
 pub(super) async fn fix_records(tx: &Tx<'_>, f: &FixFilter) -> Result<Vec<FixRecord>> {
     let mut w = Where::default();
-    if let Some(k) = f.kind {
-        w.texts("kind", [k.as_str()]);
-    }
-    if let Some(p) = &f.policy_id {
-        w.texts("policy_id", [p.as_str()]);
-    }
-    if let Some(a) = &f.asset {
-        w.texts("provider", [a.provider.as_str()]);
-        w.texts("account", [a.account.as_str()]);
-        w.texts("region", [a.region.as_str()]);
-        w.texts("asset_kind", [a.kind.as_str()]);
-        w.texts("resource_id", [a.resource_id.as_str()]);
-    }
-    if let Some(s) = &f.status {
-        w.texts("status", [s.as_str()]);
-    }
+    fix_terms(&mut w, f);
     let sql = format!("SELECT {FIX_COLS} FROM fix_records {} ORDER BY created_at, id", w.sql());
     let rows = query(tx, &sql, &w.refs()).await?;
     rows.iter().map(decode_fix).collect()

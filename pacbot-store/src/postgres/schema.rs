@@ -177,6 +177,37 @@ CREATE TABLE asset_scopes (
 );
 "#,
     ),
+    (
+        "scans of one scope do not interleave: a commit clock, each scan's clock at its start, each scope's last commit",
+        r#"
+-- A commit is refused when a scope of its coverage was committed after the scan began.
+ALTER TABLE scans ADD COLUMN begin_seq bigint NOT NULL DEFAULT 0;
+
+-- When an asset last changed (stored, rewritten, removed or back). Older rows:
+-- not known, so their last-seen time, which is no earlier.
+ALTER TABLE assets ADD COLUMN changed_at timestamptz;
+UPDATE assets SET changed_at = last_seen;
+ALTER TABLE assets ALTER COLUMN changed_at SET NOT NULL;
+
+-- One row; a commit advances it last, holding its row lock until it ends, so
+-- the clock's order is the order in which commits became visible.
+CREATE TABLE commit_clock (
+    id  int PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL
+);
+INSERT INTO commit_clock (id, seq) VALUES (1, 0);
+
+CREATE TABLE scope_commits (
+    provider text COLLATE "C" NOT NULL,
+    account  text COLLATE "C" NOT NULL,
+    region   text COLLATE "C" NOT NULL,
+    kind     text COLLATE "C" NOT NULL,
+    seq      bigint NOT NULL,
+    scan_id  bigint NOT NULL REFERENCES scans (id),
+    PRIMARY KEY (provider, account, region, kind)
+);
+"#,
+    ),
 ];
 
 /// The schema version this build writes.

@@ -3,12 +3,13 @@
 
 use std::error::Error as StdError;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 
 use crate::error::{Result, StoreError};
+pub(super) use crate::filter_sql::FilterSql;
 use crate::keyset::KeyPart;
 use crate::model::{Order, TagFilter};
 
@@ -41,40 +42,6 @@ impl Where {
         format!("${}", self.params.len())
     }
 
-    /// `column` is one of `values` (nothing when there are none).
-    pub fn texts<'a>(&mut self, column: &str, values: impl IntoIterator<Item = &'a str>) {
-        let values: Vec<String> = values.into_iter().map(str::to_owned).collect();
-        if values.is_empty() {
-            return;
-        }
-        let p = self.param(values);
-        self.terms.push(format!("{column} = ANY({p}::text[])"));
-    }
-
-    /// `column` (an integer) is one of `values`.
-    pub fn ints(&mut self, column: &str, values: Vec<i64>) {
-        if values.is_empty() {
-            return;
-        }
-        let p = self.param(values);
-        self.terms.push(format!("{column} = ANY({p}::int8[])"));
-    }
-
-    /// The asset (whose tags are the `jsonb` column `tags`) carries every tag.
-    pub fn tags(&mut self, tags: &str, filters: &[TagFilter]) {
-        for t in filters {
-            let key = self.param(t.key.clone());
-            let term = match &t.value {
-                Some(v) => {
-                    let value = self.param(v.clone());
-                    format!("{tags} @> jsonb_build_object({key}::text, {value}::text)")
-                }
-                None => format!("{tags} ? {key}::text"),
-            };
-            self.terms.push(term);
-        }
-    }
-
     /// `(columns) > (key)`, or `<` when descending.
     pub fn after(&mut self, columns: &[Col], key: &[KeyPart], order: Order) -> Result<()> {
         let mut marks = Vec::with_capacity(key.len());
@@ -105,6 +72,48 @@ impl Where {
     /// The parameters, as the driver takes them.
     pub fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+    }
+}
+
+impl FilterSql for Where {
+    fn term(&mut self, sql: String) {
+        self.terms.push(sql);
+    }
+
+    fn texts(&mut self, column: &str, values: Vec<&str>) {
+        if values.is_empty() {
+            return;
+        }
+        let p = self.param(values.into_iter().map(str::to_owned).collect::<Vec<String>>());
+        self.terms.push(format!("{column} = ANY({p}::text[])"));
+    }
+
+    fn ints(&mut self, column: &str, values: Vec<i64>) {
+        if values.is_empty() {
+            return;
+        }
+        let p = self.param(values);
+        self.terms.push(format!("{column} = ANY({p}::int8[])"));
+    }
+
+    fn time_at_least(&mut self, column: &str, t: DateTime<Utc>) {
+        let mark = self.param(crate::codec::trunc(t));
+        self.terms.push(format!("{column} >= {mark}"));
+    }
+
+    /// Tags are the `jsonb` column `a.tags`.
+    fn asset_tags(&mut self, filters: &[TagFilter]) {
+        for t in filters {
+            let key = self.param(t.key.clone());
+            let term = match &t.value {
+                Some(v) => {
+                    let value = self.param(v.clone());
+                    format!("a.tags @> jsonb_build_object({key}::text, {value}::text)")
+                }
+                None => format!("a.tags ? {key}::text"),
+            };
+            self.terms.push(term);
+        }
     }
 }
 

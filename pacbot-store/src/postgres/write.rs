@@ -24,24 +24,88 @@ use crate::validate::{self, PreparedCommit};
 pub(super) async fn begin_scan(tx: &Tx<'_>, start: &ScanStart) -> Result<ScanRecord> {
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO scans (label, started_at, status, counts, failed_scopes)
-             VALUES ($1, $2, 'running', '{}', '[]') RETURNING id",
+            "INSERT INTO scans (label, started_at, status, counts, failed_scopes, begin_seq)
+             VALUES ($1, $2, 'running', '{}', '[]', (SELECT seq FROM commit_clock)) RETURNING id",
         )
         .await?;
     let id: i64 = tx.query_one(&stmt, &[&start.label, &start.started_at]).await?.try_get(0)?;
     read::scan(tx, ScanId::new(u64::try_from(id).unwrap_or_default())).await
 }
 
-/// Locks a running scan's row (so one commit or abort wins) and returns its scan time.
-async fn lock_running(tx: &Tx<'_>, scan: ScanId) -> Result<DateTime<Utc>> {
-    let stmt = tx.prepare_cached("SELECT status, started_at FROM scans WHERE id = $1 FOR UPDATE").await?;
+/// Locks a running scan's row (so one commit or abort wins) and returns its
+/// scan time and the commit clock when it began.
+async fn lock_running(tx: &Tx<'_>, scan: ScanId) -> Result<(DateTime<Utc>, i64)> {
+    let stmt = tx.prepare_cached("SELECT status, started_at, begin_seq FROM scans WHERE id = $1 FOR UPDATE").await?;
     let rows = tx.query(&stmt, &[&scan_key(scan)]).await?;
     let row = rows.first().ok_or_else(|| StoreError::not_found("scan", scan))?;
     let status: ScanStatus = crate::codec::parse_enum(row.try_get(0)?, "scan status")?;
     if status != ScanStatus::Running {
         return Err(StoreError::ScanNotRunning { scan, status });
     }
-    Ok(row.try_get(1)?)
+    Ok((row.try_get(1)?, row.try_get(2)?))
+}
+
+/// Refuses a commit when a scope of its coverage was committed by another
+/// scan after this one began (see the crate docs, *Scans of one scope*).
+/// Run under the shard locks, so a commit of the same scope in flight has
+/// either ended (and is seen: each statement of a read-committed transaction
+/// sees what committed before it) or waits for this one.
+async fn check_scopes(tx: &Tx<'_>, c: &ScanCommit, began: i64) -> Result<()> {
+    let mut columns: [Vec<&str>; 4] = Default::default();
+    for (s, _) in c.coverage.scopes() {
+        for (column, part) in columns.iter_mut().zip([&*s.provider, &*s.account, &*s.region, s.kind.as_str()]) {
+            column.push(part);
+        }
+    }
+    let stmt = tx
+        .prepare_cached(
+            "SELECT c.provider, c.account, c.region, c.kind, c.scan_id FROM scope_commits c
+             JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s (provider, account, region, kind)
+               ON c.provider = s.provider AND c.account = s.account AND c.region = s.region AND c.kind = s.kind
+             WHERE c.seq > $5
+             ORDER BY c.provider, c.account, c.region, c.kind
+             LIMIT 1",
+        )
+        .await?;
+    let [p, a, r, k] = &columns;
+    if let Some(row) = tx.query_opt(&stmt, &[p, a, r, k, &began]).await? {
+        let kind: String = row.try_get(3)?;
+        let scope = pacbot_core::CoverageScope::new(
+            row.try_get::<_, String>(0)?,
+            row.try_get::<_, String>(1)?,
+            row.try_get::<_, String>(2)?,
+            kind.as_str(),
+        );
+        let by = u64::try_from(row.try_get::<_, i64>(4)?).unwrap_or_default();
+        return Err(StoreError::scope_conflict(c.scan, &scope, ScanId::new(by)));
+    }
+    Ok(())
+}
+
+/// Advances the commit clock and stamps the commit's scopes with it. The
+/// clock's row stays locked until the transaction ends, so commits take
+/// their values in the order they become visible.
+async fn stamp_scopes(tx: &Tx<'_>, c: &ScanCommit, budget: &mut WriteBudget) -> Result<()> {
+    budget.tick()?;
+    let mut columns: [Vec<&str>; 4] = Default::default();
+    for (s, _) in c.coverage.scopes() {
+        budget.tick()?;
+        for (column, part) in columns.iter_mut().zip([&*s.provider, &*s.account, &*s.region, s.kind.as_str()]) {
+            column.push(part);
+        }
+    }
+    let stmt = tx
+        .prepare_cached(
+            "WITH clock AS (UPDATE commit_clock SET seq = seq + 1 RETURNING seq)
+             INSERT INTO scope_commits (provider, account, region, kind, seq, scan_id)
+             SELECT s.*, clock.seq, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s, clock
+             ORDER BY 1, 2, 3, 4
+             ON CONFLICT (provider, account, region, kind) DO UPDATE SET seq = excluded.seq, scan_id = excluded.scan_id",
+        )
+        .await?;
+    let [p, a, r, k] = &columns;
+    tx.execute(&stmt, &[p, a, r, k, &scan_key(c.scan)]).await?;
+    Ok(())
 }
 
 /// The staging tables a commit streams its rows into: temporary (one set
@@ -98,7 +162,7 @@ pub(super) async fn commit_scan(
     fail: &FailPoint,
     schema: &str,
 ) -> Result<ScanRecord> {
-    let at = lock_running(tx, c.scan).await?;
+    let (at, began) = lock_running(tx, c.scan).await?;
     let scan = scan_key(c.scan);
 
     // Lock every shard the commit writes, in one global order (see `locks`).
@@ -111,6 +175,7 @@ pub(super) async fn commit_scan(
             .map(|v| (v.key.asset.provider.as_str(), v.key.asset.account.as_str(), v.key.asset.region.as_str())),
     );
     locks::lock_shards(tx, schema, &shards).await?;
+    check_scopes(tx, c, began).await?;
     ensure_staging(tx).await?;
     let mut budget = WriteBudget::new(fail.take());
 
@@ -182,14 +247,15 @@ pub(super) async fn commit_scan(
     let upsert = tx
         .prepare_cached(
             "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
-                                 first_seen, last_seen, first_scan, last_scan)
+                                 first_seen, last_seen, changed_at, first_scan, last_scan)
              SELECT provider, account, region, kind, resource_id, name, attributes::jsonb, tags::jsonb, hash,
-                    $1, $1, $2, $2
+                    $1, $1, $1, $2, $2
              FROM pacbot_stage2_assets
              ORDER BY provider, account, region, kind, resource_id
              ON CONFLICT (provider, account, region, kind, resource_id) DO UPDATE SET
                  name = excluded.name, attributes = excluded.attributes, tags = excluded.tags, hash = excluded.hash,
-                 last_seen = excluded.last_seen, last_scan = excluded.last_scan, removed_at = NULL",
+                 last_seen = excluded.last_seen, changed_at = excluded.changed_at, last_scan = excluded.last_scan,
+                 removed_at = NULL",
         )
         .await?;
     tx.execute(&upsert, &[&at, &scan]).await?;
@@ -227,7 +293,7 @@ pub(super) async fn commit_scan(
     }
     let remove = tx
         .prepare_cached(
-            "UPDATE assets a SET removed_at = $1, last_seen = s.last_seen
+            "UPDATE assets a SET removed_at = $1, changed_at = $1, last_seen = s.last_seen
              FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
                   AS s (provider, account, region, kind, resource_id, last_seen)
              WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region AND a.kind = s.kind
@@ -466,6 +532,7 @@ pub(super) async fn commit_scan(
         tx.execute(&add, &[&scan, &report.group, &at, json]).await?;
     }
 
+    stamp_scopes(tx, c, &mut budget).await?;
     budget.tick()?;
     let (new, changed, removed) = plan.counts();
     let (status, counts, failed) = summarize(c, Written { new, changed, removed, violations: violations_written });

@@ -1,5 +1,6 @@
 //! Reads: decoding rows, and the filtered, keyset-paginated queries.
 
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use pacbot_core::{
@@ -9,8 +10,9 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::write::scan_key;
-use crate::codec::{fold, from_micros, parse_enum, severity_from_rank, severity_rank};
+use crate::codec::{fold, from_micros, parse_enum, severity_from_rank};
 use crate::error::{Result, StoreError};
+use crate::filter_sql::{FilterSql, asset_terms, fix_terms, violation_terms};
 use crate::keyset::{self, KeyPart, List};
 use crate::model::{
     AssetGroupRecord, AssetQuery, AssetRecord, AssetSort, ComplianceSnapshot, ExceptionRecord, FixFilter, FixRecord,
@@ -187,23 +189,6 @@ impl Where {
         self.terms.push(format!("{column} IN ({})", marks.join(", ")));
     }
 
-    fn texts<'a>(&mut self, column: &str, values: impl IntoIterator<Item = &'a str>) {
-        self.any_of(column, values.into_iter().map(|v| Sql::Text(v.to_owned())).collect());
-    }
-
-    fn tags(&mut self, asset_pk: &str, tags: &[TagFilter]) {
-        for t in tags {
-            let key = self.param(Sql::Text(t.key.clone()));
-            let value = match &t.value {
-                Some(v) => format!(" AND t.value = {}", self.param(Sql::Text(v.clone()))),
-                None => String::new(),
-            };
-            self.terms.push(format!(
-                "EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_pk = {asset_pk} AND t.key = {key}{value})"
-            ));
-        }
-    }
-
     /// `(columns) > (key)`, or `<` when descending.
     fn after(&mut self, columns: &[&str], key: &[KeyPart], order: Order) {
         let marks: Vec<String> = key
@@ -221,6 +206,38 @@ impl Where {
 
     fn sql(&self) -> String {
         if self.terms.is_empty() { String::new() } else { format!("WHERE {}", self.terms.join(" AND ")) }
+    }
+}
+
+impl FilterSql for Where {
+    fn term(&mut self, sql: String) {
+        self.terms.push(sql);
+    }
+
+    fn texts(&mut self, column: &str, values: Vec<&str>) {
+        self.any_of(column, values.into_iter().map(|v| Sql::Text(v.to_owned())).collect());
+    }
+
+    fn ints(&mut self, column: &str, values: Vec<i64>) {
+        self.any_of(column, values.into_iter().map(Sql::Integer).collect());
+    }
+
+    fn time_at_least(&mut self, column: &str, t: DateTime<Utc>) {
+        let mark = self.param(Sql::Integer(crate::codec::micros(t)));
+        self.terms.push(format!("{column} >= {mark}"));
+    }
+
+    /// Tags are rows of `asset_tags`, by the asset's `pk`.
+    fn asset_tags(&mut self, tags: &[TagFilter]) {
+        for t in tags {
+            let key = self.param(Sql::Text(t.key.clone()));
+            let value = match &t.value {
+                Some(v) => format!(" AND t.value = {}", self.param(Sql::Text(v.clone()))),
+                None => String::new(),
+            };
+            self.terms
+                .push(format!("EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_pk = a.pk AND t.key = {key}{value})"));
+        }
     }
 }
 
@@ -323,25 +340,10 @@ pub(super) fn violations(c: &Connection, q: &ViolationQuery) -> Result<Page<Viol
     let join_asset = !f.tags.is_empty() || f.criteria.is_some();
     let run = |pos: Option<&[KeyPart]>, batch: usize| {
         let mut w = Where::default();
-        w.texts("v.policy_id", f.policies.iter().map(String::as_str));
-        w.any_of("v.severity", f.severities.iter().map(|s| Sql::Integer(severity_rank(*s))).collect());
-        w.texts("v.category", f.categories.iter().map(|c| c.as_str()));
-        w.texts("v.status", f.statuses.iter().map(|s| s.as_str()));
-        w.texts("v.provider", f.providers.iter().map(String::as_str));
-        w.texts("v.account", f.accounts.iter().map(String::as_str));
-        w.texts("v.region", f.regions.iter().map(String::as_str));
-        w.texts("v.kind", f.kinds.iter().map(|k| k.as_str()));
-        if let Some(a) = &f.asset {
-            w.texts("v.provider", [a.provider.as_str()]);
-            w.texts("v.account", [a.account.as_str()]);
-            w.texts("v.region", [a.region.as_str()]);
-            w.texts("v.kind", [a.kind.as_str()]);
-            w.texts("v.resource_id", [a.resource_id.as_str()]);
-        }
         if join_asset {
             w.terms.push("a.pk IS NOT NULL".to_owned());
-            w.tags("a.pk", &f.tags);
         }
+        violation_terms(&mut w, f, join_asset);
         if let Some(k) = pos {
             w.after(&columns, k, q.order);
         }
@@ -487,14 +489,7 @@ pub(super) fn assets(c: &Connection, q: &AssetQuery) -> Result<Page<AssetRecord>
     columns.extend(ASSET_KEY_COLS);
     let run = |pos: Option<&[KeyPart]>, batch: usize| {
         let mut w = Where::default();
-        if !f.include_removed {
-            w.terms.push("a.removed_at IS NULL".to_owned());
-        }
-        w.texts("a.provider", f.providers.iter().map(String::as_str));
-        w.texts("a.account", f.accounts.iter().map(String::as_str));
-        w.texts("a.region", f.regions.iter().map(String::as_str));
-        w.texts("a.kind", f.kinds.iter().map(|k| k.as_str()));
-        w.tags("a.pk", &f.tags);
+        asset_terms(&mut w, f);
         if let Some(k) = pos {
             w.after(&columns, k, q.order);
         }
@@ -667,22 +662,7 @@ pub(super) fn fix_record(c: &Connection, id: &str) -> Result<FixRecord> {
 
 pub(super) fn fix_records(c: &Connection, f: &FixFilter) -> Result<Vec<FixRecord>> {
     let mut w = Where::default();
-    if let Some(k) = f.kind {
-        w.texts("kind", [k.as_str()]);
-    }
-    if let Some(p) = &f.policy_id {
-        w.texts("policy_id", [p.as_str()]);
-    }
-    if let Some(a) = &f.asset {
-        w.texts("provider", [a.provider.as_str()]);
-        w.texts("account", [a.account.as_str()]);
-        w.texts("region", [a.region.as_str()]);
-        w.texts("asset_kind", [a.kind.as_str()]);
-        w.texts("resource_id", [a.resource_id.as_str()]);
-    }
-    if let Some(s) = &f.status {
-        w.texts("status", [s.as_str()]);
-    }
+    fix_terms(&mut w, f);
     let mut stmt = c.prepare(&format!("SELECT {FIX_COLS} FROM fix_records {} ORDER BY created_at, id", w.sql()))?;
     let mut rows = stmt.query(params_from_iter(w.params))?;
     let mut out = Vec::new();

@@ -171,6 +171,34 @@ CREATE TABLE asset_scopes (
     PRIMARY KEY (provider, account, region, kind)
 ) WITHOUT ROWID;
 ",
+    // 3: scans of one scope do not interleave. A clock counts commits; a scan
+    // keeps its value when it began, and each scope the last commit that
+    // covered it. A commit is refused when a scope of its coverage was
+    // committed after it began (its reconcile may have read a stale state).
+    r"
+ALTER TABLE scans ADD COLUMN begin_seq INTEGER NOT NULL DEFAULT 0;
+
+-- When an asset last changed (stored, rewritten, removed or back). Older rows:
+-- not known, so their last-seen time, which is no earlier.
+ALTER TABLE assets ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE assets SET changed_at = last_seen;
+
+CREATE TABLE commit_clock (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT INTO commit_clock (id, seq) VALUES (1, 0);
+
+CREATE TABLE scope_commits (
+    provider TEXT    NOT NULL,
+    account  TEXT    NOT NULL,
+    region   TEXT    NOT NULL,
+    kind     TEXT    NOT NULL,
+    seq      INTEGER NOT NULL,  -- the clock of the last commit that covered the scope
+    scan_id  INTEGER NOT NULL REFERENCES scans (id),
+    PRIMARY KEY (provider, account, region, kind)
+) WITHOUT ROWID;
+",
 ];
 
 /// The schema version this build writes.

@@ -30,26 +30,61 @@ pub(super) fn scan_key(scan: ScanId) -> i64 {
 
 pub(super) fn begin_scan(conn: &mut Connection, start: ScanStart) -> Result<ScanRecord> {
     conn.execute(
-        "INSERT INTO scans (label, started_at, status, counts, failed_scopes) VALUES (?1, ?2, ?3, '{}', '[]')",
+        "INSERT INTO scans (label, started_at, status, counts, failed_scopes, begin_seq)
+         VALUES (?1, ?2, ?3, '{}', '[]', (SELECT seq FROM commit_clock))",
         params![start.label, micros(start.started_at), ScanStatus::Running.as_str()],
     )?;
     let id = u64::try_from(conn.last_insert_rowid()).unwrap_or_default();
     read::scan(conn, ScanId::new(id))
 }
 
-/// The scan time of a running scan.
-fn running(conn: &Connection, scan: ScanId) -> Result<DateTime<Utc>> {
-    let row: Option<(String, i64)> = conn
-        .query_row("SELECT status, started_at FROM scans WHERE id = ?1", [scan_key(scan)], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+/// The scan time of a running scan, and the commit clock when it began.
+fn running(conn: &Connection, scan: ScanId) -> Result<(DateTime<Utc>, i64)> {
+    let row: Option<(String, i64, i64)> = conn
+        .query_row("SELECT status, started_at, begin_seq FROM scans WHERE id = ?1", [scan_key(scan)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
-    let (status, started) = row.ok_or_else(|| StoreError::not_found("scan", scan))?;
+    let (status, started, began) = row.ok_or_else(|| StoreError::not_found("scan", scan))?;
     let status: ScanStatus = crate::codec::parse_enum(&status, "scan status")?;
     if status != ScanStatus::Running {
         return Err(StoreError::ScanNotRunning { scan, status });
     }
-    from_micros(started, "scan start time")
+    Ok((from_micros(started, "scan start time")?, began))
+}
+
+/// Refuses a commit when a scope of its coverage was committed by another
+/// scan after this one began (see the crate docs, *Scans of one scope*).
+fn check_scopes(tx: &Connection, c: &ScanCommit, began: i64) -> Result<()> {
+    let mut last = tx.prepare_cached(
+        "SELECT seq, scan_id FROM scope_commits WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4",
+    )?;
+    for (s, _) in c.coverage.scopes() {
+        let found: Option<(i64, i64)> = last
+            .query_row(params![s.provider, s.account, s.region, s.kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((seq, by)) = found
+            && seq > began
+        {
+            return Err(StoreError::scope_conflict(c.scan, s, ScanId::new(u64::try_from(by).unwrap_or_default())));
+        }
+    }
+    Ok(())
+}
+
+/// Advances the commit clock and stamps the commit's scopes with it.
+fn stamp_scopes(tx: &Connection, c: &ScanCommit, budget: &mut WriteBudget) -> Result<()> {
+    budget.tick()?;
+    let seq: i64 = tx.query_row("UPDATE commit_clock SET seq = seq + 1 RETURNING seq", [], |r| r.get(0))?;
+    let mut stamp = tx.prepare_cached(
+        "INSERT INTO scope_commits (provider, account, region, kind, seq, scan_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (provider, account, region, kind) DO UPDATE SET seq = excluded.seq, scan_id = excluded.scan_id",
+    )?;
+    for (s, _) in c.coverage.scopes() {
+        budget.tick()?;
+        stamp.execute(params![s.provider, s.account, s.region, s.kind.as_str(), seq, scan_key(c.scan)])?;
+    }
+    Ok(())
 }
 
 /// The stored assets of one scope, by resource id, and when its last
@@ -88,7 +123,8 @@ pub(super) fn commit_scan(
     fail: &FailPoint,
 ) -> Result<ScanRecord> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let at = running(&tx, c.scan)?;
+    let (at, began) = running(&tx, c.scan)?;
+    check_scopes(&tx, c, began)?;
     let at_us = micros(at);
     let scan = scan_key(c.scan);
     let mut budget = WriteBudget::new(fail.take());
@@ -103,8 +139,8 @@ pub(super) fn commit_scan(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
-                                 first_seen, last_seen, first_scan, last_scan)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?11)",
+                                 first_seen, last_seen, changed_at, first_scan, last_scan)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, ?11, ?11)",
         )?;
         let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
         // Serializing the documents (a helper thread) overlaps writing the rows (this one).
@@ -146,8 +182,8 @@ pub(super) fn commit_scan(
         })?;
         let mut old_tags = tx.prepare_cached("SELECT tags FROM assets WHERE pk = ?1")?;
         let mut update = tx.prepare_cached(
-            "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, last_scan = ?7,
-                               removed_at = NULL
+            "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, changed_at = ?6,
+                               last_scan = ?7, removed_at = NULL
              WHERE pk = ?1",
         )?;
         let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
@@ -170,7 +206,8 @@ pub(super) fn commit_scan(
             budget.tick()?;
             touch.execute(params![pk, at_us, scan])?;
         }
-        let mut remove = tx.prepare_cached("UPDATE assets SET removed_at = ?2, last_seen = ?3 WHERE pk = ?1")?;
+        let mut remove =
+            tx.prepare_cached("UPDATE assets SET removed_at = ?2, changed_at = ?2, last_seen = ?3 WHERE pk = ?1")?;
         for r in &plan.removed {
             budget.tick()?;
             remove.execute(params![r.handle, at_us, r.last_seen])?;
@@ -334,6 +371,7 @@ pub(super) fn commit_scan(
         }
     }
 
+    stamp_scopes(&tx, c, &mut budget)?;
     budget.tick()?;
     let (new, changed, removed) = plan.counts();
     let (status, counts, failed) = summarize(c, Written { new, changed, removed, violations: written });

@@ -14,6 +14,7 @@
 
 pub mod fixtures;
 mod input;
+mod latest;
 pub mod migration;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -25,12 +26,13 @@ mod scans;
 use std::future::Future;
 
 pub use input::{bad_input, sql_metacharacters_verbatim};
+pub use latest::changes_and_latest;
 pub use queries::{asset_360, filters, omni_search, pagination_without_gaps_or_repeats};
 pub use records::{compliance_trend, exceptions_crud, fix_records, groups_crud, policy_catalogue};
 pub use rescan::rescan_writes_only_what_changed;
 pub use scans::{
     concurrent_shard_writers, failed_commit_leaves_nothing, lifecycle_over_scans, partial_scan_keeps_failed_scopes,
-    previous_violations_by_scope, round_trip,
+    previous_violations_by_scope, round_trip, same_scope_scans_do_not_interleave,
 };
 
 use crate::store::Store;
@@ -105,6 +107,7 @@ pub const TESTS: &[&str] = &[
     "partial_scan_keeps_failed_scopes",
     "previous_violations_by_scope",
     "concurrent_shard_writers",
+    "same_scope_scans_do_not_interleave",
     "failed_commit_leaves_nothing",
     "rescan_writes_only_what_changed",
     "pagination_without_gaps_or_repeats",
@@ -116,6 +119,7 @@ pub const TESTS: &[&str] = &[
     "policy_catalogue",
     "fix_records",
     "compliance_trend",
+    "changes_and_latest",
     "bad_input",
     "sql_metacharacters_verbatim",
 ];
@@ -132,6 +136,7 @@ where
     partial_scan_keeps_failed_scopes(factory().await.harness()).await;
     previous_violations_by_scope(factory().await.harness()).await;
     concurrent_shard_writers(factory().await.harness()).await;
+    same_scope_scans_do_not_interleave(factory().await.harness()).await;
     failed_commit_leaves_nothing(factory().await.harness()).await;
     rescan_writes_only_what_changed(factory().await.harness()).await;
     pagination_without_gaps_or_repeats(factory().await.harness()).await;
@@ -143,6 +148,7 @@ where
     policy_catalogue(factory().await.harness()).await;
     fix_records(factory().await.harness()).await;
     compliance_trend(factory().await.harness()).await;
+    changes_and_latest(factory().await.harness()).await;
     bad_input(factory().await.harness()).await;
     sql_metacharacters_verbatim(factory().await.harness()).await;
 }
@@ -155,9 +161,10 @@ macro_rules! conformance_tests {
     ($factory:expr) => {
         $crate::conformance_tests!(@each $factory;
             round_trip, lifecycle_over_scans, partial_scan_keeps_failed_scopes, previous_violations_by_scope,
-            concurrent_shard_writers, failed_commit_leaves_nothing, rescan_writes_only_what_changed,
+            concurrent_shard_writers, same_scope_scans_do_not_interleave, failed_commit_leaves_nothing, rescan_writes_only_what_changed,
             pagination_without_gaps_or_repeats, filters,
             omni_search, asset_360, exceptions_crud, groups_crud, policy_catalogue, fix_records, compliance_trend,
+            changes_and_latest,
             bad_input, sql_metacharacters_verbatim);
     };
     (@each $factory:expr; $($name:ident),+) => {

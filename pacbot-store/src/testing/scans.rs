@@ -375,3 +375,73 @@ pub async fn failed_commit_leaves_nothing(store: &dyn Harness) {
     assert_eq!(after.assets.len(), 5);
     assert_eq!(after.trend.len(), 2);
 }
+
+/// Two scans of the same scope, begun before either commits, do not
+/// interleave: the first to commit wins, and the other — whose reconcile
+/// read the scope's violations before that commit — is refused with
+/// `ScopeConflict`, leaving the winner's state (a complete or a failed scope
+/// alike). Scans of other scopes begun at the same time still commit, and a
+/// scan begun after the winner's commit reads its state and commits.
+pub async fn same_scope_scans_do_not_interleave(store: &dyn Harness) {
+    let e = engine();
+    let (x, y) = (scope("111", "eu-west-1", BUCKET), scope("222", "us-east-1", BUCKET));
+    let a = |v: &str| bucket("111", "eu-west-1", "alpha", v, false);
+    let cov_x = || complete(std::slice::from_ref(&x));
+    run_scan(store, &e, "s0", at(0), vec![a("Suspended")], cov_x()).await;
+    let key = |name: &str| ViolationFilter { asset: Some(a(name).id), ..Default::default() };
+    let open_before = store.all_violations(key("x")).await.unwrap();
+    assert_eq!(open_before.len(), 1);
+    assert_eq!(open_before[0].status, ViolationStatus::Open);
+
+    // Three scans begin and reconcile against the same stored state.
+    let (fixes, _) = plan_scan(store, &e, "fixes x", at(1), vec![a("Enabled")], cov_x()).await;
+    let late = bucket("111", "eu-west-1", "beta", "Suspended", true);
+    let (stale, stale_rec) = plan_scan(store, &e, "stale x", at(1), vec![a("Suspended"), late.clone()], cov_x()).await;
+    assert!(stale_rec.transitions.iter().any(|t| t.kind == TransitionKind::StillOpen));
+    let (other, _) =
+        plan_scan(store, &e, "y", at(1), vec![bucket("222", "us-east-1", "gamma", "Suspended", false)], complete(&[y]))
+            .await;
+
+    let won = store.commit_scan(fixes.clone()).await.unwrap();
+    assert_eq!(won.status, ScanStatus::Complete);
+    let after_win = everything(store).await;
+
+    let err = store.commit_scan(stale.clone()).await.expect_err("a stale commit of the same scope is refused");
+    assert!(err.is_scope_conflict(), "{err}");
+    match &err {
+        StoreError::ScopeConflict { scan, scope, by } => {
+            assert_eq!((*scan, *by), (stale.scan, won.id));
+            assert_eq!(scope, &x.to_string());
+        }
+        other => panic!("expected ScopeConflict, got {other}"),
+    }
+    assert!(!err.is_retryable(), "repeating the same commit cannot succeed");
+    let mut now = everything(store).await;
+    let running = now.scans.iter().position(|r| r.id == stale.scan).expect("the refused scan is listed");
+    assert_eq!(now.scans.remove(running).status, ScanStatus::Running);
+    let mut want = after_win;
+    want.scans.retain(|r| r.id != stale.scan);
+    assert_eq!(now, want, "the refused commit changed nothing");
+    let closed = store.all_violations(key("x")).await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].status, ViolationStatus::Closed, "the winner's close stands");
+    assert!(store.asset(&late.id).await.unwrap_err().is_not_found());
+    assert_eq!(store.abort_scan(stale.scan, "scope conflict").await.unwrap().status, ScanStatus::Aborted);
+
+    // Another scope, begun before the winner committed, is not held back.
+    assert_eq!(store.commit_scan(other).await.unwrap().status, ScanStatus::Complete);
+
+    // A failed scope conflicts too: its commit would rewrite the scope's
+    // violations as they were when it read them.
+    let mut failed = Coverage::new();
+    failed.fail(x.clone(), "throttled");
+    let (failing, _) = plan_scan(store, &e, "failing x", at(2), vec![], failed).await;
+    // A scan begun after the winner's commit reads its state: the bucket fails again, re-opened.
+    let again = run_scan(store, &e, "again x", at(2), vec![a("Suspended"), late.clone()], cov_x()).await;
+    assert_eq!(again.transition(VERSIONING, &a("x").id), Some(TransitionKind::Reopened));
+    let err = store.commit_scan(failing.clone()).await.expect_err("a failed scope's stale commit is refused");
+    assert!(matches!(err, StoreError::ScopeConflict { by, .. } if by == again.record.id), "{err}");
+    let open = store.all_violations(key("x")).await.unwrap();
+    assert_eq!(open[0].status, ViolationStatus::Open);
+    assert_eq!(store.asset(&late.id).await.unwrap().asset.id, late.id);
+}
