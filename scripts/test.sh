@@ -161,6 +161,11 @@ cargo test --workspace --all-features --lib --bins --tests
 log "doc tests (the READMEs' quick starts)"
 cargo test --workspace --all-features --doc
 
+# Every benchmark once, at its smallest size (the AWS discovery bench needs moto,
+# which runs only here): they must build and run; their figures are `cargo bench`'s.
+log "benchmarks, each run once"
+cargo test --workspace --all-features --benches
+
 log "examples"
 cargo run --quiet --example quickstart >/dev/null
 

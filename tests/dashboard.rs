@@ -412,6 +412,13 @@ async fn pages_walk_every_violation_once() {
         }
     }
     assert_eq!(n, s.ok("/api/assets?limit=1000", READER).await["items"].as_array().unwrap().len());
+    // Nothing changed after now; everything changed since long ago.
+    let future = "2999-01-01T00:00:00Z";
+    assert_eq!(s.ok(&format!("/api/assets?changed_since={future}"), READER).await["items"], serde_json::json!([]));
+    assert_eq!(s.ok(&format!("/api/violations?changed_since={future}"), READER).await["items"], serde_json::json!([]));
+    let all = s.ok("/api/violations?limit=20", READER).await["items"].as_array().unwrap().len();
+    let since = s.ok("/api/violations?limit=20&changed_since=2000-01-01T00:00:00Z", READER).await;
+    assert_eq!(since["items"].as_array().unwrap().len(), all);
 }
 
 #[tokio::test]
@@ -428,6 +435,8 @@ async fn bad_input_is_a_json_4xx() {
     assert!(body["error"]["message"].as_str().unwrap().contains("no-such-policy"));
     s.get("/api/policies/no-such-policy", READER).await.error(StatusCode::NOT_FOUND);
     s.get("/api/violations?severity=apocalyptic", READER).await.error(StatusCode::BAD_REQUEST);
+    let body = s.get("/api/assets?changed_since=yesterday", READER).await.error(StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("changed_since"), "{body}");
     s.get("/api/violations?sort=random", READER).await.error(StatusCode::BAD_REQUEST);
     s.get("/api/violations?limit=0", READER).await.error(StatusCode::BAD_REQUEST);
     s.get("/api/violations?limit=abc", READER).await.error(StatusCode::BAD_REQUEST);

@@ -98,6 +98,16 @@ fn list<T>(param: &str, text: Option<&str>, parse: impl Fn(&str) -> Option<T>) -
         .collect()
 }
 
+/// `changed_since`: an RFC 3339 time.
+fn changed_since(text: Option<&str>) -> Result<Option<pacbot::chrono::DateTime<pacbot::chrono::Utc>>, ApiError> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => pacbot::chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| Some(d.to_utc()))
+            .map_err(|e| ApiError::bad_request(format!("`changed_since`: not an RFC 3339 time: {e}"))),
+    }
+}
+
 fn strings(text: Option<&str>) -> Vec<String> {
     text.map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
 }
@@ -351,6 +361,8 @@ pub struct ViolationParams {
     pub tag: Option<String>,
     /// One asset.
     pub asset: Option<String>,
+    /// Only violations changed at or after this time (RFC 3339).
+    pub changed_since: Option<String>,
     /// The ordering.
     pub sort: Option<ViolationSort>,
     /// Its direction.
@@ -386,6 +398,7 @@ pub async fn violation_page(state: &AppState, who: &Principal, q: &ViolationPara
         asset: q.asset.as_deref().filter(|a| !a.is_empty()).map(parse_asset_id).transpose()?,
         tags: tag_filter(q.tag.as_deref()),
         criteria: group_criteria(state.store.as_ref(), group.as_deref()).await?,
+        changed_since: changed_since(q.changed_since.as_deref())?,
     };
     let query = ViolationQuery {
         filter,
@@ -466,6 +479,8 @@ pub struct AssetParams {
     pub group: Option<String>,
     /// Whether to include removed assets.
     pub include_removed: Option<bool>,
+    /// Only assets stored, changed or removed at or after this time (RFC 3339).
+    pub changed_since: Option<String>,
     /// The ordering.
     pub sort: Option<AssetSort>,
     /// Its direction.
@@ -491,6 +506,7 @@ pub async fn assets(
         tags: tag_filter(q.tag.as_deref()),
         criteria: group_criteria(state.store.as_ref(), group.as_deref()).await?,
         include_removed: q.include_removed.unwrap_or(false),
+        changed_since: changed_since(q.changed_since.as_deref())?,
     };
     let query = AssetQuery {
         filter,

@@ -45,21 +45,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/scan", post(admin_scan))
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML content and attribute values (the scanner's HTML report's escaping).
+pub use super::scanner::html::esc;
 
 /// Percent-encodes a URL query value (the result still goes through [`esc`]).
 pub fn enc(s: &str) -> String {

@@ -72,7 +72,9 @@ pub struct Config {
     pub autofix: AutofixSection,
 }
 
-/// `[autofix]`: the planner's configuration for `scanner fix`.
+/// `[autofix]`: the planner's configuration for `scanner fix` (read only in
+/// builds with the `autofix` feature; checked in every build).
+#[cfg_attr(not(feature = "autofix"), allow(dead_code))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutofixSection {
@@ -103,6 +105,7 @@ pub struct AutofixSection {
 
 /// `[autofix.aws]`: one account (`account`, the credentials' own) or any
 /// account through a role of the same name in each (`role_name`).
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutofixAws {

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
 use serde_json::{Value, json};
 
+use super::s3::{pab_all, pab_flags, pab_value};
 use super::{AwsSessions, aws_fix, code, sdk};
 use crate::error::Result;
 use crate::fix::{ApplyOutcome, Catalogue, Change, Fix, FixInfo, FixPlan, FixTarget};
@@ -18,36 +19,30 @@ pub(super) fn register(c: &mut Catalogue, s: &Arc<AwsSessions>) -> Result<()> {
     Ok(())
 }
 
-const FLAGS: [&str; 4] = ["block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"];
-
 /// The account's public access block in the shape of `aws.s3.account_settings`
 /// (`null` when the account has none).
 async fn read(c: &aws_sdk_s3control::Client, account: &str) -> Result<Value> {
     match c.get_public_access_block().account_id(account).send().await {
         Ok(o) => Ok(o.public_access_block_configuration().map_or(Value::Null, |p| {
-            json!({
-                "block_public_acls": p.block_public_acls().unwrap_or(false),
-                "ignore_public_acls": p.ignore_public_acls().unwrap_or(false),
-                "block_public_policy": p.block_public_policy().unwrap_or(false),
-                "restrict_public_buckets": p.restrict_public_buckets().unwrap_or(false),
-            })
+            pab_value([
+                p.block_public_acls(),
+                p.ignore_public_acls(),
+                p.block_public_policy(),
+                p.restrict_public_buckets(),
+            ])
         })),
         Err(e) if code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => Ok(Value::Null),
         Err(e) => Err(sdk(format!("s3:GetAccountPublicAccessBlock `{account}`"))(e)),
     }
 }
 
-fn all_on() -> Value {
-    Value::Object(FLAGS.iter().map(|f| ((*f).to_owned(), Value::Bool(true))).collect())
-}
-
 async fn write(c: &aws_sdk_s3control::Client, account: &str, v: &Value) -> Result<()> {
-    let f = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let [acls, ignore, policy, restrict] = pab_flags(v);
     let conf = PublicAccessBlockConfiguration::builder()
-        .block_public_acls(f("block_public_acls"))
-        .ignore_public_acls(f("ignore_public_acls"))
-        .block_public_policy(f("block_public_policy"))
-        .restrict_public_buckets(f("restrict_public_buckets"))
+        .block_public_acls(acls)
+        .ignore_public_acls(ignore)
+        .block_public_policy(policy)
+        .restrict_public_buckets(restrict)
         .build();
     c.put_public_access_block()
         .account_id(account)
@@ -75,14 +70,14 @@ impl Fix for AccountBlockPublicAccess {
 
     async fn plan(&self, t: &FixTarget, _p: &Params) -> Result<FixPlan> {
         let before = read(&self.0.s3control(t).await?, t.account()).await?;
-        if before == all_on() {
+        if before == pab_all() {
             return Ok(FixPlan::already_fixed(self.info().key, t, "the account's public access block is fully on"));
         }
         let change = Change::new(
             "s3:PutAccountPublicAccessBlock",
             "block public ACLs and policies account-wide",
             before,
-            all_on(),
+            pab_all(),
         );
         Ok(FixPlan::changes(self.info().key, t, "turn on the account's S3 public access block", vec![change]))
     }
@@ -94,10 +89,10 @@ impl Fix for AccountBlockPublicAccess {
     async fn apply(&self, t: &FixTarget, _p: &Params) -> Result<ApplyOutcome> {
         let c = self.0.s3control(t).await?;
         let account = t.account();
-        if read(&c, account).await? == all_on() {
+        if read(&c, account).await? == pab_all() {
             return Ok(ApplyOutcome::already("the account's public access block is fully on"));
         }
-        write(&c, account, &all_on()).await?;
+        write(&c, account, &pab_all()).await?;
         Ok(ApplyOutcome::applied("account public access block turned on", read(&c, account).await?))
     }
 

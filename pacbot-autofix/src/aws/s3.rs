@@ -69,28 +69,45 @@ async fn read_pab(c: &aws_sdk_s3::Client, bucket: &str) -> Result<Value> {
     let r = c.get_public_access_block().bucket(bucket).send().await;
     Ok(match absent(r, "NoSuchPublicAccessBlockConfiguration", bucket, "s3:GetBucketPublicAccessBlock")? {
         Some(o) => o.public_access_block_configuration().map_or(Value::Null, |p| {
-            json!({
-                "block_public_acls": p.block_public_acls().unwrap_or(false),
-                "ignore_public_acls": p.ignore_public_acls().unwrap_or(false),
-                "block_public_policy": p.block_public_policy().unwrap_or(false),
-                "restrict_public_buckets": p.restrict_public_buckets().unwrap_or(false),
-            })
+            pab_value([
+                p.block_public_acls(),
+                p.ignore_public_acls(),
+                p.block_public_policy(),
+                p.restrict_public_buckets(),
+            ])
         }),
         None => Value::Null,
     })
 }
 
-fn pab_all() -> Value {
-    json!({"block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true})
+/// The four settings of a public access block, in this order (bucket and account alike).
+const PAB_FLAGS: [&str; 4] =
+    ["block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"];
+
+/// A public access block as JSON (an absent setting is off).
+pub(super) fn pab_value(flags: [Option<bool>; 4]) -> Value {
+    Value::Object(
+        PAB_FLAGS.iter().zip(flags).map(|(k, v)| ((*k).to_owned(), Value::Bool(v.unwrap_or(false)))).collect(),
+    )
+}
+
+/// The four settings of a public access block's JSON (a missing one is off).
+pub(super) fn pab_flags(v: &Value) -> [bool; 4] {
+    PAB_FLAGS.map(|k| v.get(k).and_then(Value::as_bool).unwrap_or(false))
+}
+
+/// Every setting on.
+pub(super) fn pab_all() -> Value {
+    pab_value([Some(true); 4])
 }
 
 async fn put_pab(c: &aws_sdk_s3::Client, bucket: &str, v: &Value) -> Result<()> {
-    let f = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let [acls, ignore, policy, restrict] = pab_flags(v);
     let conf = PublicAccessBlockConfiguration::builder()
-        .block_public_acls(f("block_public_acls"))
-        .ignore_public_acls(f("ignore_public_acls"))
-        .block_public_policy(f("block_public_policy"))
-        .restrict_public_buckets(f("restrict_public_buckets"))
+        .block_public_acls(acls)
+        .ignore_public_acls(ignore)
+        .block_public_policy(policy)
+        .restrict_public_buckets(restrict)
         .build();
     c.put_public_access_block()
         .bucket(bucket)
