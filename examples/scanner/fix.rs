@@ -9,7 +9,7 @@ use pacbot::store::Store;
 
 use super::cli::FixArgs;
 use super::config::Loaded;
-use super::error::{EXIT_ERROR, EXIT_OK, Error, Result};
+use super::error::{Error, Result};
 
 #[cfg(feature = "autofix")]
 pub use enabled::run;
@@ -32,6 +32,7 @@ mod enabled {
     use serde_json::Value;
 
     use super::super::config::{Problem, problems_error};
+    use super::super::error::{EXIT_ERROR, EXIT_OK};
     use super::super::packs;
     use super::super::run::{write_error, write_json};
     use super::*;
