@@ -4,9 +4,7 @@
 
 mod common;
 
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
-use common::{connector, discover, runtime, sdk_config, serial};
+use common::{assumed_config, connector, discover, runtime, sdk_config, serial};
 use pacbot_aws::shapes::kind;
 use pacbot_aws::testing::{FaultProxy, Match, moto_url, reset_moto};
 
@@ -15,18 +13,7 @@ const B: &str = "333344445555";
 
 /// Creates user `name` in `account`, with credentials of a role assumed there.
 async fn user_in(url: &str, account: &str, name: &str) {
-    let base = sdk_config(url).await;
-    let out = aws_sdk_sts::Client::new(&base)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/seeder"))
-        .role_session_name("seed")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    let creds =
-        Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "seed");
-    let conf = base.into_builder().credentials_provider(SharedCredentialsProvider::new(creds)).build();
+    let conf = assumed_config(url, account).await;
     aws_sdk_iam::Client::new(&conf).create_user().user_name(name).send().await.unwrap();
 }
 

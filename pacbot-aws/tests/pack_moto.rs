@@ -28,7 +28,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::{Region, SdkConfig};
-use aws_credential_types::Credentials;
 use aws_sdk_ec2::types as ec2t;
 use aws_sdk_iam::types as iamt;
 use aws_sdk_s3::types as s3t;
@@ -46,24 +45,6 @@ const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTH_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 const US: &str = "us-east-1";
 const EU: &str = "eu-west-1";
-
-/// The SDK configuration of `ACCOUNT`: credentials of a role assumed there.
-async fn account_config(url: &str) -> SdkConfig {
-    let base = sdk_config(url).await;
-    let out = aws_sdk_sts::Client::new(&base)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/seeder"))
-        .role_session_name("seed")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    let creds =
-        Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "assumed");
-    base.into_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
-        .build()
-}
 
 fn ec2(conf: &SdkConfig, region: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::from_conf(
@@ -671,7 +652,7 @@ fn the_pack_finds_exactly_the_seeded_violations() {
     let url = moto_url();
     reset_moto(&url);
     runtime().block_on(async {
-        let conf = account_config(&url).await;
+        let conf = common::assumed_config(&url, ACCOUNT).await;
         seed_s3(&conf).await;
         seed_iam(&conf).await;
         let mut ids = Ids::default();

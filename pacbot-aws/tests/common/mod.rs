@@ -35,6 +35,25 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
+/// [`sdk_config`] with the credentials of role `seeder` assumed in `account`
+/// (moto answers each account's calls from its own state).
+pub async fn assumed_config(endpoint: &str, account: &str) -> SdkConfig {
+    let base = sdk_config(endpoint).await;
+    let out = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/seeder"))
+        .role_session_name("seed")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let creds =
+        Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "seed");
+    base.into_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build()
+}
+
 /// A connector for tests: fast retries; time-outs generous enough for a
 /// loaded machine (moto creates an account's backends on first use).
 pub fn connector(conf: SdkConfig, regions: &[&str]) -> pacbot_aws::AwsConnectorBuilder {
