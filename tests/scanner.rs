@@ -92,7 +92,7 @@ fn demo_scan_commits_to_a_sqlite_file_and_reports() {
     assert_eq!(report["scan"]["counts"]["assets_seen"], 433);
     assert_eq!(report["scan"]["counts"]["errors"], 0, "the packs read the demo's shapes without errors");
     let open = report["violations"].as_array().unwrap();
-    assert_eq!(open.len(), 680);
+    assert_eq!(open.len(), 681);
     assert_demo_violations(open);
     let groups: Vec<&str> =
         report["groups"].as_array().unwrap().iter().filter_map(|g| g["report"]["group"].as_str()).collect();
@@ -107,7 +107,7 @@ fn two_scans_show_the_lifecycle_with_exceptions() {
     let env = Env::new();
     let first = env.json(&["scan", "--demo", "--json"]);
     let opened = transitions(&first, "opened");
-    assert_eq!(opened, 680, "{first}");
+    assert_eq!(opened, 681, "{first}");
 
     // The same estate again: nothing new opens, nothing closes.
     let second = env.json(&["scan", "--demo", "--json"]);

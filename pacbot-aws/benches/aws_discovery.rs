@@ -28,8 +28,11 @@
 //! Every request costs moto about 7 ms of server CPU, so both wall times are
 //! bounded by their request counts.
 //!
-//! CPU time and peak RSS are read from `/proc/self` (`utime + stime` and
-//! `VmHWM`, what `getrusage` reports), as the workspace forbids `unsafe`.
+//! Discovery and evaluation run in a child process (this binary again, with
+//! `PACBOT_BENCH_CHILD=N`), so the peak RSS is theirs, not the seeding's; the
+//! child prints its figures as one JSON line. CPU time and peak RSS are read
+//! from `/proc/self` (`utime + stime` and `VmHWM`, what `getrusage` reports),
+//! as the workspace forbids `unsafe`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -235,7 +238,10 @@ async fn seed_iam(c: &Clients, i: usize) {
 }
 
 /// Seeds N units, `SEED_CONCURRENCY` at a time; each unit's EC2, S3 and IAM
-/// parts run concurrently.
+/// parts run concurrently. Then generates the IAM credential report, so that
+/// discovery and the plain listing both find one ready, as a scanner running
+/// on a cadence does (IAM regenerates it at most every four hours): whichever
+/// ran first would otherwise pay for a `STARTED` answer and a second poll.
 async fn seed(conf: &SdkConfig, n: usize) {
     let c = Clients::new(conf);
     let vpc = c.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
@@ -250,6 +256,11 @@ async fn seed(conf: &SdkConfig, n: usize) {
         .buffer_unordered(SEED_CONCURRENCY)
         .collect::<Vec<()>>()
         .await;
+    while c.iam.generate_credential_report().send().await.unwrap().state()
+        != Some(&aws_sdk_iam::types::ReportStateType::Complete)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The plain one-pass listing (the floor): every call the inventory's data
@@ -367,12 +378,22 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::NAN }
 }
 
-fn run(url: &str, n: usize) -> Run {
-    reset_moto(url);
+/// What the child process measured: discovery and evaluation alone.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Measured {
+    assets: usize,
+    requests: BTreeMap<String, usize>,
+    discovery_ms: f64,
+    discovery_cpu_ms: f64,
+    evaluation_ms: f64,
+    rss_mb: f64,
+}
+
+/// The child's side: discovery + evaluation of the seeded world through a
+/// counting proxy, printed as one JSON line. Run in a process of its own so
+/// that its peak RSS is discovery's and evaluation's, not the seeding's.
+fn measure(url: &str, n: usize) -> Measured {
     runtime().block_on(async {
-        let t = Instant::now();
-        seed(&sdk_config(url).await, n).await;
-        println!("\nN = {n}: seeded in {:.1} s", t.elapsed().as_secs_f64());
         let proxy = FaultProxy::start(url).await.unwrap();
         let c = connector(sdk_config(&proxy.url()).await, &[REGION]).build().unwrap();
         let (t0, c0) = (Instant::now(), cpu());
@@ -382,14 +403,7 @@ fn run(url: &str, n: usize) -> Run {
         assert!(failed.is_empty(), "{failed:?}");
         assert_eq!(count(&d, kind::INSTANCE), INSTANCES * n);
         assert_eq!(count(&d, kind::BUCKET), BUCKETS * n);
-        let seen = by_operation(&proxy);
-
-        proxy.reset_log();
-        let plain_conf = sdk_config(&proxy.url()).await;
-        let (t2, c2) = (Instant::now(), cpu());
-        plain_listing(&plain_conf).await;
-        let (plain, plain_cpu) = (t2.elapsed(), cpu().saturating_sub(c2));
-        let floor = by_operation(&proxy);
+        let requests = by_operation(&proxy);
 
         let config = pacbot_aws::PackConfig { approved_regions: vec![REGION.into()], ..Default::default() };
         let engine = Engine::new(pacbot_aws::policies(&config), vec![]).unwrap();
@@ -397,8 +411,53 @@ fn run(url: &str, n: usize) -> Run {
         let eval = engine.evaluate(&d.inventory, pacbot_core::chrono::Utc::now());
         let evaluation = t1.elapsed();
         std::hint::black_box(eval.findings().count());
+        Measured {
+            assets: d.inventory.len(),
+            requests,
+            discovery_ms: discovery.as_secs_f64() * 1000.0,
+            discovery_cpu_ms: discovery_cpu.as_secs_f64() * 1000.0,
+            evaluation_ms: evaluation.as_secs_f64() * 1000.0,
+            rss_mb: peak_rss_mb(),
+        }
+    })
+}
 
-        println!("N = {n}: {} assets", d.inventory.len());
+/// Runs [`measure`] in a child process (this binary, with
+/// `PACBOT_BENCH_CHILD=n`) and reads its JSON line.
+fn measure_in_child(url: &str, n: usize) -> Measured {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .env("PACBOT_BENCH_CHILD", n.to_string())
+        .env("PACBOT_TEST_MOTO_URL", url)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the measuring child failed ({}): {stdout}", out.status);
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("the child's figures ({e}): {stdout}"))
+}
+
+fn run(url: &str, n: usize) -> Run {
+    reset_moto(url);
+    let rt = runtime();
+    rt.block_on(async {
+        let t = Instant::now();
+        seed(&sdk_config(url).await, n).await;
+        println!("\nN = {n}: seeded in {:.1} s", t.elapsed().as_secs_f64());
+    });
+    // Discovery first, so moto's first-use costs fall on it, not the floor.
+    let m = measure_in_child(url, n);
+    rt.block_on(async {
+        let proxy = FaultProxy::start(url).await.unwrap();
+        let plain_conf = sdk_config(&proxy.url()).await;
+        let (t2, c2) = (Instant::now(), cpu());
+        plain_listing(&plain_conf).await;
+        let (plain, plain_cpu) = (t2.elapsed(), cpu().saturating_sub(c2));
+        let floor = by_operation(&proxy);
+        let seen = &m.requests;
+
+        println!("N = {n}: {} assets", m.assets);
         println!("  {:<40} {:>9} {:>8}", "operation", "discovery", "plain");
         let mut ops: Vec<&str> = floor.keys().chain(seen.keys()).map(String::as_str).collect();
         ops.sort_unstable();
@@ -411,20 +470,24 @@ fn run(url: &str, n: usize) -> Run {
         }
         Run {
             n,
-            assets: d.inventory.len(),
+            assets: m.assets,
             requests: seen.values().sum(),
             plain_requests: floor.values().sum(),
-            discovery,
-            discovery_cpu,
+            discovery: Duration::from_secs_f64(m.discovery_ms / 1000.0),
+            discovery_cpu: Duration::from_secs_f64(m.discovery_cpu_ms / 1000.0),
             plain,
             plain_cpu,
-            evaluation,
-            rss_mb: peak_rss_mb(),
+            evaluation: Duration::from_secs_f64(m.evaluation_ms / 1000.0),
+            rss_mb: m.rss_mb,
         }
     })
 }
 
 fn main() {
+    if let Some(n) = std::env::var("PACBOT_BENCH_CHILD").ok().and_then(|n| n.parse().ok()) {
+        println!("{}", serde_json::to_string(&measure(&moto_url(), n)).unwrap());
+        return;
+    }
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes `--bench`; `cargo test --benches` does not.
     let bench_mode = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");

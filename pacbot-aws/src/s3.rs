@@ -4,9 +4,9 @@
 //! S3 has no bulk read of bucket settings, so each bucket costs one call per
 //! setting (ACL, policy, public access block, encryption, versioning, logging,
 //! website, tags, ownership controls; policy status only when there is a
-//! policy). A bucket's
-//! region comes from `ListBuckets` itself when the endpoint reports it, else
-//! from one `ListBuckets` filtered by region per scanned region.
+//! policy). One scanned region costs one `ListBuckets` filtered by it; for
+//! several, a bucket's region comes from one unfiltered `ListBuckets` when
+//! the endpoint reports it, else from one filtered `ListBuckets` per region.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,44 +27,54 @@ struct Listed {
     created: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Lists the buckets of the account by region (only the `regions` scanned).
-async fn list(client: &Client, place: &Place, regions: &[String]) -> R<BTreeMap<String, Vec<Listed>>> {
+/// One `ListBuckets` (all pages), filtered by region when `region` is given.
+async fn list_once(client: &Client, place: &Place, region: Option<&str>) -> R<Vec<t::Bucket>> {
     let call = place.call("s3", "ListBuckets");
     let pages: Vec<aws_sdk_s3::operation::list_buckets::ListBucketsOutput> = client
         .list_buckets()
         .max_buckets(10_000)
+        .set_bucket_region(region.map(str::to_owned))
         .into_paginator()
         .send()
         .try_collect()
         .await
         .map_err(|e| call.error(e))?;
+    Ok(pages.into_iter().flat_map(|p| p.buckets.unwrap_or_default()).collect())
+}
+
+fn listed(b: &t::Bucket) -> Option<Listed> {
+    Some(Listed { name: b.name()?.to_owned(), created: time(b.creation_date()) })
+}
+
+/// Lists the buckets of the account by region (only the `regions` scanned).
+///
+/// One region: one `ListBuckets` filtered by it. Several: one unfiltered
+/// `ListBuckets`, whose entries carry their region on AWS; an endpoint that
+/// leaves the region out is asked again region by region.
+async fn list(client: &Client, place: &Place, regions: &[String]) -> R<BTreeMap<String, Vec<Listed>>> {
     let mut by_region: BTreeMap<String, Vec<Listed>> = regions.iter().map(|r| (r.clone(), Vec::new())).collect();
-    let buckets: Vec<&t::Bucket> = pages.iter().flat_map(|p| p.buckets()).collect();
+    if let [region] = regions {
+        let buckets = list_once(client, place, Some(region)).await?;
+        // An entry naming another region (an endpoint ignoring the filter
+        // but saying where buckets live) is not this region's.
+        let here = buckets.iter().filter(|b| b.bucket_region().is_none_or(|r| r == region));
+        by_region.insert(region.clone(), here.filter_map(listed).collect());
+        return Ok(by_region);
+    }
+    let buckets = list_once(client, place, None).await?;
     if buckets.iter().all(|b| b.bucket_region().is_some()) {
-        for b in buckets {
-            if let (Some(name), Some(list)) = (b.name(), b.bucket_region().and_then(|r| by_region.get_mut(r))) {
-                list.push(Listed { name: name.to_owned(), created: time(b.creation_date()) });
+        for b in &buckets {
+            if let (Some(l), Some(list)) = (listed(b), b.bucket_region().and_then(|r| by_region.get_mut(r))) {
+                list.push(l);
             }
         }
         return Ok(by_region);
     }
     // The endpoint does not say where buckets live: ask region by region.
     for region in regions {
-        let pages: Vec<aws_sdk_s3::operation::list_buckets::ListBucketsOutput> = client
-            .list_buckets()
-            .max_buckets(10_000)
-            .bucket_region(region)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| call.error(e))?;
+        let buckets = list_once(client, place, Some(region)).await?;
         if let Some(list) = by_region.get_mut(region) {
-            for b in pages.iter().flat_map(|p| p.buckets()) {
-                if let Some(name) = b.name() {
-                    list.push(Listed { name: name.to_owned(), created: time(b.creation_date()) });
-                }
-            }
+            list.extend(buckets.iter().filter_map(listed));
         }
     }
     Ok(by_region)

@@ -15,8 +15,8 @@
 //!   keys are never "used"; the pack is evaluated at discovery time + 60 days
 //!   (keys then unused, not yet old) and again at + 100 days (old);
 //! - the root user: account MFA is always off in moto and root has no keys,
-//!   so `aws-iam-root-mfa-off` always fails and `aws-iam-root-access-keys`
-//!   always passes;
+//!   so `aws-iam-root-mfa-off` and `aws-iam-root-hardware-mfa-off` always
+//!   fail and `aws-iam-root-access-keys` always passes;
 //! - MFA delete on versioned buckets (moto keeps no `MFADelete` state we can
 //!   set without an MFA device), so every bucket fails `aws-s3-mfa-delete-off`;
 //! - the default VPC moto creates in every region (no flow logs, a default
@@ -585,7 +585,7 @@ async fn seed_iam(conf: &SdkConfig) {
 /// of every failure; evaluation errors fail the test.
 fn evaluate(d: &Discovered, days: i64) -> (Evaluation, BTreeSet<(String, String)>) {
     let pack = pack::policies(&config());
-    assert_eq!(pack.len(), 49, "the whole pack");
+    assert_eq!(pack.len(), 50, "the whole pack");
     let engine = Engine::new(pack, vec![]).unwrap();
     let eval = engine.evaluate(&d.inventory, Utc::now() + Duration::days(days));
     let mut got = BTreeSet::new();
@@ -761,6 +761,7 @@ fn the_pack_finds_exactly_the_seeded_violations() {
                 ("aws-iam-password-policy-complexity", ACCOUNT),
                 // moto: account MFA is always off.
                 ("aws-iam-root-mfa-off", ACCOUNT),
+                ("aws-iam-root-hardware-mfa-off", ACCOUNT),
             ],
             &ids,
         );

@@ -110,6 +110,7 @@ fn the_documented_examples_give_the_known_violations_and_no_errors() {
         "aws-iam-user-direct-policies alice",
         "aws-iam-policy-full-admin arn:aws:iam::123456789012:policy/everything",
         "aws-iam-root-mfa-off 123456789012",
+        "aws-iam-root-hardware-mfa-off 123456789012",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -146,6 +146,30 @@ pub(crate) fn policies(config: &PackConfig) -> Vec<Policy> {
         Policy::new(
             cis(
                 meta(
+                    "aws-iam-root-hardware-mfa-off",
+                    "Root user has no hardware MFA",
+                    Severity::High,
+                    Category::Security,
+                    "A virtual MFA device lives on a phone or laptop that other people and software use too; the \
+                     root user's second factor should be a dedicated hardware or security-key device. Fails when \
+                     the root user has no MFA at all, or only a virtual device.",
+                    "Sign in as root, register a hardware TOTP token or FIDO security key, and remove the virtual \
+                     device.",
+                ),
+                &["1.6"],
+                &["1.6"],
+            ),
+            declarative(
+                "root-hardware-mfa",
+                &[ACCOUNT_SUMMARY],
+                None,
+                Check::PassWhen("{path: root_hardware_mfa, eq: true}"),
+                "the root user of account {account} has no hardware MFA device (none, or only a virtual one)",
+            ),
+        ),
+        Policy::new(
+            cis(
+                meta(
                     "aws-iam-root-access-keys",
                     "Root user has access keys",
                     Severity::Critical,
