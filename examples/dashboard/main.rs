@@ -14,6 +14,7 @@
 //! dashboard hash-token SECRET              # the sha256 to put in auth.toml or PACBOT_DASHBOARD_TOKENS
 //! ```
 
+pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod auth;
