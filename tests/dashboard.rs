@@ -1200,6 +1200,29 @@ mod admin_ops {
             assert_eq!(v.map(|v| v.status), Some(ViolationStatus::Open), "{key} stays open");
         }
 
+        // One kind in the other region: its violations end as the full scan left
+        // them (the rules saw the account's other resources); the rest of that
+        // region is untouched.
+        let buckets = json!({"provider": "aws", "account": ACCOUNT, "region": "us-east-1", "kind": "aws.s3.bucket"});
+        let r = s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(buckets)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["coverage"].as_array().unwrap().len(), 1, "{}", r.text);
+        let is_bucket =
+            |v: &Violation| in_scope(v, ACCOUNT, "us-east-1") && v.key.asset.kind.as_str() == "aws.s3.bucket";
+        let last = store.all_violations(ViolationFilter::default()).await.unwrap();
+        let statuses = |vs: &[Violation]| -> BTreeSet<String> {
+            vs.iter()
+                .filter(|v| is_bucket(v))
+                .map(|v| format!("{}|{}|{:?}", v.key.rule_id, v.key.asset, v.status))
+                .collect()
+        };
+        assert!(!statuses(&last).is_empty());
+        assert_eq!(statuses(&last), statuses(&after_full));
+        for b in after.iter().filter(|b| !is_bucket(b)) {
+            let a = last.iter().find(|a| a.key == b.key).unwrap();
+            assert_eq!((a.status, a.modified_at), (b.status, b.modified_at), "{}", asset_text(b));
+        }
+
         // Bad scopes: unknown, empty, incomplete, unexpected fields.
         let unknown = json!({"provider": "aws", "account": "999999999999", "region": "eu-west-1"});
         let e = s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(unknown)).await.error(StatusCode::NOT_FOUND);
@@ -1219,7 +1242,7 @@ mod admin_ops {
         s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(extra)).await.error(StatusCode::UNPROCESSABLE_ENTITY);
         // Nothing of those failures was committed.
         let scans = store.scans(&pacbot::store::PageRequest::first(10)).await.unwrap();
-        assert_eq!(scans.items.len(), 2);
+        assert_eq!(scans.items.len(), 3);
     }
 
     #[tokio::test]

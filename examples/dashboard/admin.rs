@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use pacbot::chrono::{DateTime, Utc};
 use pacbot::store::{
-    AssetFilter, FixFilter, FixKind, FixRecord, ScanCommit, ScanStart, Store, StoreExt, ViolationFilter,
+    AssetFilter, FixFilter, FixKind, FixRecord, RuleResult, ScanCommit, ScanStart, Store, StoreExt, ViolationFilter,
 };
 use pacbot::{
     Asset, AssetId, Coverage, CoverageScope, Engine, Inventory, Outcome, ReconcileInput, ScopeStatus, Severity,
@@ -220,28 +220,45 @@ pub async fn scan_scope(demo: &DemoScan, store: &dyn Store, scope: &ScanScope) -
             short(&scope.to_string())
         )));
     }
-    let inventory = Inventory::from_assets(found.inventory.assets().iter().filter(|a| scope.contains(&a.id)).cloned());
+    // The account's assets, every region and global ones, are the context
+    // rules look related resources up in (a bucket's account settings, an
+    // instance's security groups); only the scope's are judged and committed.
+    let context = Inventory::from_assets(
+        found
+            .inventory
+            .assets()
+            .iter()
+            .filter(|a| a.id.provider == scope.provider && a.id.account == scope.account)
+            .cloned(),
+    );
+    let positions: Vec<usize> =
+        context.assets().iter().enumerate().filter(|(_, a)| scope.contains(&a.id)).map(|(i, _)| i).collect();
     let engine = engine(store, &loaded).await?;
     let now = Utc::now();
     let scan = store.begin_scan(ScanStart::new(format!("{} (scope {scope})", loaded.config.scan.label), now)).await?;
-    let evaluation = engine.evaluate(&inventory, now);
+    let evaluation = engine.evaluate(&context, now);
     let previous = store.previous_violations(&coverage).await?;
     let exceptions = store.exception_set().await?;
-    let result = reconcile(&ReconcileInput {
+    let mut result = reconcile(&ReconcileInput {
         previous: &previous,
-        inventory: &inventory,
+        inventory: &context,
         evaluation: &evaluation,
         coverage: &coverage,
         exceptions: &exceptions,
         now,
     });
+    // Findings on the context's other assets are not this scan's to record.
+    result.violations.retain(|v| scope.contains(&v.key.asset));
+    result.transitions.retain(|t| scope.contains(&t.key.asset));
     let transitions = result
         .counts()
         .into_iter()
         .map(|(k, n)| (serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), n))
         .collect();
     let scopes: Vec<CoverageScope> = coverage.scopes().map(|(s, _)| s.clone()).collect();
-    let commit = ScanCommit::from_scan(scan.id, Utc::now(), &inventory, coverage, &evaluation, result);
+    let mut commit = ScanCommit::from_scan(scan.id, Utc::now(), &context, coverage, &evaluation, result);
+    commit.assets.retain(|a| scope.contains(&a.id));
+    commit.results = scope_results(&evaluation, &positions);
     let record = match store.commit_scan(commit).await {
         Ok(r) => r,
         Err(e) => {
@@ -254,9 +271,36 @@ pub async fn scan_scope(demo: &DemoScan, store: &dyn Store, scope: &ScanScope) -
         status: record.status.to_string(),
         scope: scope.to_string(),
         coverage: scopes,
-        assets: inventory.len(),
+        assets: positions.len(),
         transitions,
     })
+}
+
+/// The per-rule counts of an evaluation over some of its assets (by position).
+fn scope_results(evaluation: &pacbot::Evaluation, positions: &[usize]) -> Vec<RuleResult> {
+    let mut out = Vec::new();
+    for p in &evaluation.policies {
+        for r in &p.rules {
+            let mut counts = RuleResult {
+                policy_id: p.meta.id.clone(),
+                rule_id: r.rule_id.clone(),
+                passed: 0,
+                failed: 0,
+                errors: 0,
+                not_applicable: 0,
+            };
+            for &i in positions {
+                match r.outcome(i) {
+                    Outcome::Pass => counts.passed += 1,
+                    Outcome::Fail { .. } => counts.failed += 1,
+                    Outcome::Error { .. } => counts.errors += 1,
+                    Outcome::NotApplicable => counts.not_applicable += 1,
+                }
+            }
+            out.push(counts);
+        }
+    }
+    out
 }
 
 /// A JSON body that may be absent, parsed after the caller is known to be an
