@@ -1322,7 +1322,7 @@ mod admin_ops {
         // allow-listed account, with the fix's plan; nothing written, nothing run.
         s.get("/api/admin/fixes/plans", READER).await.error(StatusCode::FORBIDDEN);
         let records_before = store.fix_records(&Default::default()).await.unwrap().len();
-        let plans = s.ok("/api/admin/fixes/plans", ADMIN).await;
+        let plans = s.ok("/api/admin/fixes/plans?limit=1000", ADMIN).await;
         let plans = plans.as_array().unwrap().clone();
         let all = ViolationFilter {
             policies: vec![policy.clone()],
@@ -1378,7 +1378,7 @@ mod admin_ops {
         let e = s.call(Method::POST, &uri, Some(ADMIN), None).await.error(StatusCode::CONFLICT);
         assert!(e["error"]["message"].as_str().unwrap().contains("applied"), "{e}");
         assert_eq!(fix.runs(), 1);
-        let view = s.ok("/api/admin/fixes/plans", ADMIN).await;
+        let view = s.ok("/api/admin/fixes/plans?limit=1000", ADMIN).await;
         let mine = view.as_array().unwrap().iter().find(|p| p["id"] == first.as_str()).cloned().unwrap();
         assert_eq!(mine["status"], "applied");
 
@@ -1397,6 +1397,17 @@ mod admin_ops {
         assert!(e["error"]["message"].as_str().unwrap().contains("exc-fix"), "{e}");
         assert_eq!(fix.runs(), 1);
         assert!(store.fix_record(&second).await.is_err());
+
+        // Narrowed and bounded views (50 by default); bad parameters.
+        let default = s.ok("/api/admin/fixes/plans", ADMIN).await;
+        assert_eq!(default.as_array().unwrap().len(), plans.len().min(50));
+        let one = s.ok(&format!("/api/admin/fixes/plans?policy={}&limit=1", enc(&policy)), ADMIN).await;
+        assert_eq!(one.as_array().unwrap().len(), 1);
+        assert_eq!(one[0]["id"], plans[0]["id"]);
+        let e = s.get("/api/admin/fixes/plans?policy=no-such-policy", ADMIN).await.error(StatusCode::BAD_REQUEST);
+        assert!(e["error"]["message"].as_str().unwrap().contains("no-such-policy"), "{e}");
+        s.get("/api/admin/fixes/plans?limit=0", ADMIN).await.error(StatusCode::BAD_REQUEST);
+        s.get("/api/admin/fixes/plans?nope=1", ADMIN).await.error(StatusCode::BAD_REQUEST);
 
         // Unknown plans; a server without auto-fix.
         s.call(Method::POST, "/api/admin/fixes/fix-0000/approve", Some(ADMIN), None).await.error(StatusCode::NOT_FOUND);
@@ -1500,7 +1511,7 @@ mod admin_ops {
         assert!(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(s.page("/admin", ADMIN).await.text.contains("href=\"/admin/operations\""));
 
-        let plans = s.ok("/api/admin/fixes/plans", ADMIN).await;
+        let plans = s.ok("/api/admin/fixes/plans?limit=1000", ADMIN).await;
         let id = plans
             .as_array()
             .unwrap()

@@ -539,10 +539,15 @@ struct Candidate<'a> {
 /// Every open or exempted violation of the configured policies, judged at
 /// `now` against the exceptions in force, the allow-lists and criteria, and
 /// the approvals stored.
-async fn candidates<'a>(store: &dyn Store, autofix: &'a Autofix, now: DateTime<Utc>) -> ApiResult<Vec<Candidate<'a>>> {
+async fn candidates<'a>(
+    store: &dyn Store,
+    autofix: &'a Autofix,
+    policy: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Candidate<'a>>> {
     let exceptions = store.exception_set().await?;
     let mut out = Vec::new();
-    for p in &autofix.policies {
+    for p in autofix.policies.iter().filter(|p| policy.is_none_or(|id| p.config.policy_id == id)) {
         let filter = ViolationFilter {
             policies: vec![p.config.policy_id.clone()],
             statuses: vec![ViolationStatus::Open, ViolationStatus::Exempted],
@@ -582,11 +587,21 @@ fn target(c: &Candidate<'_>) -> FixTarget {
 
 /// The dry-run view: per open violation of a configured policy, whether its
 /// fix may run and, for those that may, the fix's plan (the fix only reads).
-pub async fn planned_fixes(state: &AppState) -> ApiResult<Vec<PlannedFix>> {
+pub async fn planned_fixes(state: &AppState, q: &PlanParams) -> ApiResult<Vec<PlannedFix>> {
     let autofix = autofix(state)?;
+    let limit = q.limit.unwrap_or(api::DEFAULT_LIMIT);
+    if limit == 0 || limit > api::MAX_LIMIT {
+        return Err(ApiError::bad_request(format!("`limit` must be 1 to {}, not {limit}", api::MAX_LIMIT)));
+    }
+    let policy = q.policy.as_deref().filter(|p| !p.is_empty());
+    if let Some(id) = policy
+        && !autofix.policies.iter().any(|p| p.config.policy_id == id)
+    {
+        return Err(ApiError::bad_request(format!("`policy`: no auto-fix is configured for policy `{}`", short(id))));
+    }
     let now = Utc::now();
     let mut out = Vec::new();
-    for c in candidates(state.store.as_ref(), autofix, now).await? {
+    for c in candidates(state.store.as_ref(), autofix, policy, now).await?.into_iter().take(limit) {
         let (plan, error) = if c.status == PlanStatus::Ready {
             match c.prepared.fix.plan(&target(&c), &c.prepared.params).await {
                 Ok(mut p) => {
@@ -613,10 +628,24 @@ pub async fn planned_fixes(state: &AppState) -> ApiResult<Vec<PlannedFix>> {
     Ok(out)
 }
 
+/// `?policy=&limit=`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanParams {
+    /// One configured policy.
+    pub policy: Option<String>,
+    /// At most this many plans (the fixes' planning reads the resources).
+    pub limit: Option<usize>,
+}
+
 /// `GET /api/admin/fixes/plans`: the dry-run view of the configured fixes.
-pub async fn plans(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<PlannedFix>>> {
+pub async fn plans(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiQuery(q): ApiQuery<PlanParams>,
+) -> ApiResult<Json<Vec<PlannedFix>>> {
     who.require_admin()?;
-    Ok(Json(planned_fixes(&state).await?))
+    Ok(Json(planned_fixes(&state, &q).await?))
 }
 
 /// What approving a plan did.
@@ -638,7 +667,7 @@ pub async fn approve_plan(state: &AppState, who: &Principal, id: &str) -> ApiRes
     let _one_at_a_time = autofix.lock.lock().await;
     let store = state.store.as_ref();
     let now = Utc::now();
-    let c = candidates(store, autofix, now)
+    let c = candidates(store, autofix, None, now)
         .await?
         .into_iter()
         .find(|c| plan_id(&c.violation) == id)
@@ -797,7 +826,7 @@ async fn operations(State(state): State<AppState>, User(who): User) -> Response 
              <button>Evaluate</button></form>",
         );
     }
-    match planned_fixes(&state).await {
+    match planned_fixes(&state, &PlanParams::default()).await {
         Ok(plans) => {
             body.push_str(
                 "<h2>Auto-fix plans (dry run)</h2><table id=\"plans\"><tr><th>Plan</th><th>Policy</th><th>Asset</th>\
