@@ -1067,11 +1067,13 @@ mod admin_ops {
     struct CountingFix {
         key: &'static str,
         applied: AtomicUsize,
+        /// Applying fails while this is set.
+        broken: std::sync::atomic::AtomicBool,
     }
 
     impl CountingFix {
         fn new(key: &'static str) -> Arc<Self> {
-            Arc::new(Self { key, applied: AtomicUsize::new(0) })
+            Arc::new(Self { key, applied: AtomicUsize::new(0), broken: Default::default() })
         }
 
         fn runs(&self) -> usize {
@@ -1106,6 +1108,9 @@ mod admin_ops {
 
         async fn apply(&self, _: &FixTarget, _: &Params) -> pacbot_autofix::Result<ApplyOutcome> {
             self.applied.fetch_add(1, Ordering::SeqCst);
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(pacbot_autofix::Error::InvalidConfig { path: "test".into(), reason: "refused".into() });
+            }
             Ok(ApplyOutcome::applied("marked fixed", json!({"fixed": true})))
         }
     }
@@ -1313,7 +1318,7 @@ mod admin_ops {
     async fn approving_a_plan_fixes_once_with_backup_and_audit() {
         let store = seeded().await;
         let (policy, violations) = policy_with_open_violations(store.as_ref()).await;
-        assert!(violations.len() >= 2, "{policy}");
+        assert!(violations.len() >= 3, "{policy}");
         let fix = CountingFix::new("test-fix");
         let config = PolicyFix::new(policy.clone(), "test-fix").allow_account(ACCOUNT);
         let s = admin_server(store.clone(), Some(autofix(fix.clone(), vec![config])));
@@ -1382,6 +1387,20 @@ mod admin_ops {
         let mine = view.as_array().unwrap().iter().find(|p| p["id"] == first.as_str()).cloned().unwrap();
         assert_eq!(mine["status"], "applied");
 
+        // A failed run is recorded as failed and may be approved again.
+        let third = plan_of(&violations[2]);
+        let uri3 = format!("/api/admin/fixes/{third}/approve");
+        fix.broken.store(true, Ordering::SeqCst);
+        let r = s.call(Method::POST, &uri3, Some(ADMIN), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["run"]["status"], "failed");
+        assert_eq!(store.fix_record(&third).await.unwrap().status, "failed");
+        fix.broken.store(false, Ordering::SeqCst);
+        let r = s.call(Method::POST, &uri3, Some(ADMIN), None).await;
+        assert_eq!(r.json()["run"]["status"], "applied", "{}", r.text);
+        assert_eq!(store.fix_record(&third).await.unwrap().status, "applied");
+        assert_eq!(fix.runs(), 3);
+
         // A violation exempted since the view is refused with 409.
         let a = serde_json::to_value(&violations[1].key.asset).unwrap();
         let exc =
@@ -1395,7 +1414,7 @@ mod admin_ops {
             .await
             .error(StatusCode::CONFLICT);
         assert!(e["error"]["message"].as_str().unwrap().contains("exc-fix"), "{e}");
-        assert_eq!(fix.runs(), 1);
+        assert_eq!(fix.runs(), 3);
         assert!(store.fix_record(&second).await.is_err());
 
         // Narrowed and bounded views (50 by default); bad parameters.
@@ -1478,6 +1497,17 @@ mod admin_ops {
         let failed = store.fix_record("finding-f-2-bot-1").await.unwrap();
         assert_eq!(failed.status, "failed");
         assert!(failed.data["result"]["message"].as_str().unwrap().contains("no_such_bot"), "{}", failed.data);
+        assert_eq!(bot.runs(), 1);
+
+        // In dry-run, the bot plans only: recorded as such, nothing applied.
+        let catalogue = Catalogue::new().with(bot.clone()).unwrap();
+        let accounts = AccountMode::Single { account: ACCOUNT.into() };
+        let dry = Autofix::new(catalogue, PlannerConfig::new(Vec::new()), accounts, Mode::DryRun).unwrap();
+        let d = admin_server(store.clone(), Some(dry));
+        d.call(Method::POST, "/api/ingest/findings", Some(ADMIN), Some(finding("f-3", "test_bot"))).await;
+        let r = d.call(Method::POST, "/api/admin/findings/finding-f-3/dispatch", Some(ADMIN), None).await;
+        assert_eq!(r.json()["records"], json!([["finding-f-3-bot-1", "dry_run"]]), "{}", r.text);
+        assert_eq!(store.fix_record("finding-f-3").await.unwrap().status, "done");
         assert_eq!(bot.runs(), 1);
 
         // Not a finding, or no such record.

@@ -723,8 +723,10 @@ pub struct Dispatch {
     pub results: Vec<pacbot_autofix::BotResult>,
 }
 
-fn bot_status(s: BotStatus) -> &'static str {
-    match s {
+/// A bot result's record status: `done`, `dry_run` (passed, but planned only), `failed` or `skipped`.
+fn bot_status(r: &pacbot_autofix::BotResult) -> &'static str {
+    match r.status {
+        BotStatus::Passed if r.run.as_ref().is_some_and(|run| run.status == RunStatus::Planned) => "dry_run",
         BotStatus::Passed => "done",
         BotStatus::Failed => "failed",
         BotStatus::Skipped => "skipped",
@@ -733,8 +735,8 @@ fn bot_status(s: BotStatus) -> &'static str {
 
 /// Runs the bots a queued finding's `AUTO:` lines name (the catalogue's
 /// dispatcher, in the configured mode) and records each result as an
-/// `action` fix record `<finding>-bot-<n>` with status `done`, `failed` or
-/// `skipped`; the finding's record gets `done` or `failed` and the results.
+/// `action` fix record `<finding>-bot-<n>` with status `done`, `dry_run`,
+/// `failed` or `skipped`; the finding's record gets `done` or `failed` and the results.
 /// A finding already dispatched is a 409; an unknown bot is a failed result.
 pub async fn dispatch_finding(state: &AppState, who: &Principal, id: &str) -> ApiResult<Dispatch> {
     who.require_admin()?;
@@ -762,7 +764,7 @@ pub async fn dispatch_finding(state: &AppState, who: &Principal, id: &str) -> Ap
     let mut records = Vec::new();
     for (n, r) in results.iter().enumerate() {
         let rid = format!("{id}-bot-{}", n + 1);
-        let status = bot_status(r.status);
+        let status = bot_status(r);
         store
             .put_fix_record(FixRecord {
                 id: rid.clone(),
