@@ -1272,6 +1272,42 @@ mod admin_ops {
         assert_eq!(mine["stored_status"], "open", "{mine}");
         assert!(mine.get("exempted_by").is_none(), "{mine}");
         assert!(results.iter().all(|o| ["pass", "fail", "error"].contains(&o["outcome"].as_str().unwrap())));
+        // The same judgement as the scan that stored the asset: it fails exactly
+        // the rules it has open violations of.
+        let failing: BTreeSet<String> = results
+            .iter()
+            .filter(|o| o["outcome"] == "fail")
+            .map(|o| format!("{}|{}", o["policy"].as_str().unwrap(), o["rule"].as_str().unwrap()))
+            .collect();
+        let stored_open: BTreeSet<String> = before
+            .iter()
+            .filter(|b| b.key.asset == v.key.asset && b.status == ViolationStatus::Open)
+            .map(|b| format!("{}|{}", b.key.policy_id, b.key.rule_id))
+            .collect();
+        assert_eq!(failing, stored_open);
+        // So for one asset of every kind with open violations (related resources included).
+        let mut kinds = BTreeSet::new();
+        for o in before.iter().filter(|b| b.status == ViolationStatus::Open) {
+            if !kinds.insert((o.key.asset.provider.clone(), o.key.asset.kind.clone())) {
+                continue;
+            }
+            let uri = format!("/api/admin/assets/reevaluate?id={}", enc(&asset_text(o)));
+            let body = s.call(Method::POST, &uri, Some(ADMIN), None).await.json();
+            let failing: BTreeSet<String> = body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["outcome"] == "fail")
+                .map(|r| format!("{}|{}", r["policy"].as_str().unwrap(), r["rule"].as_str().unwrap()))
+                .collect();
+            let stored_open: BTreeSet<String> = before
+                .iter()
+                .filter(|b| b.key.asset == o.key.asset && b.status == ViolationStatus::Open)
+                .map(|b| format!("{}|{}", b.key.policy_id, b.key.rule_id))
+                .collect();
+            assert_eq!(failing, stored_open, "{}", asset_text(o));
+        }
+        assert!(kinds.len() > 5, "{kinds:?}");
 
         // An exception shows at once; still nothing is committed.
         let a = serde_json::to_value(&v.key.asset).unwrap();
