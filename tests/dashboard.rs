@@ -1169,6 +1169,7 @@ mod admin_ops {
         assert!(!x_fixed.is_empty() && !y_fixed.is_empty(), "the estate changed in both scopes");
 
         let s = admin_server(store.clone(), None);
+        let report = s.ok("/api/compliance", READER).await;
         let body = json!({"provider": "aws", "account": ACCOUNT, "region": "eu-west-1"});
         s.call(Method::POST, "/api/admin/scan", Some(READER), Some(body.clone())).await.error(StatusCode::FORBIDDEN);
         let r = s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(body)).await;
@@ -1204,6 +1205,10 @@ mod admin_ops {
             let v = after.iter().find(|v| format!("{}|{}|{}", v.key.policy_id, v.key.rule_id, v.key.asset) == *key);
             assert_eq!(v.map(|v| v.status), Some(ViolationStatus::Open), "{key} stays open");
         }
+
+        // One scope is not the estate: the reports stay the latest full scan's.
+        assert_eq!(s.ok("/api/compliance", READER).await, report);
+        assert_ne!(summary["scan"], report["scan"]);
 
         // One kind in the other region: its violations end as the full scan left
         // them (the rules saw the account's other resources); the rest of that
