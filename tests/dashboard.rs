@@ -672,6 +672,10 @@ async fn the_openapi_document_lists_every_route() {
         "/api/admin/scan",
         "/api/admin/fixes",
         "/api/ingest/findings",
+        "/api/admin/assets/reevaluate",
+        "/api/admin/fixes/plans",
+        "/api/admin/fixes/{id}/approve",
+        "/api/admin/findings/{id}/dispatch",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -1040,4 +1044,582 @@ async fn the_api_serves_a_postgres_store_alike() {
     assert_eq!(s.call(Method::POST, "/api/admin/scan", Some(ADMIN), None).await.status, StatusCode::OK);
     let exempted = s.ok("/api/violations?status=exempted", READER).await;
     assert_eq!(exempted["items"][0]["key"], v["key"]);
+}
+
+// ---------------------------------------------------------------- administration: scopes, re-evaluation, fixes, bots
+
+mod admin_ops {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use pacbot::store::{FixKind, ViolationFilter};
+    use pacbot::{Violation, ViolationStatus};
+    use pacbot_autofix::{
+        AccountMode, ApplyOutcome, Catalogue, Change, Fix, FixInfo, FixPlan, FixTarget, Mode, Params, PlannerConfig,
+        PolicyFix,
+    };
+
+    use super::*;
+    use dashboard::admin::Autofix;
+    use dashboard::scanner::cli::DemoVariant;
+
+    /// A fix that changes nothing outside this process: it counts its runs.
+    #[derive(Debug)]
+    struct CountingFix {
+        key: &'static str,
+        applied: AtomicUsize,
+        /// Applying fails while this is set.
+        broken: std::sync::atomic::AtomicBool,
+    }
+
+    impl CountingFix {
+        fn new(key: &'static str) -> Arc<Self> {
+            Arc::new(Self { key, applied: AtomicUsize::new(0), broken: Default::default() })
+        }
+
+        fn runs(&self) -> usize {
+            self.applied.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Fix for CountingFix {
+        fn info(&self) -> FixInfo {
+            FixInfo {
+                key: self.key,
+                aliases: &[],
+                title: "Marks the resource fixed (test)",
+                kinds: &[],
+                params: &[],
+                permissions: &[],
+                rollback: false,
+                impactful: false,
+            }
+        }
+
+        async fn plan(&self, target: &FixTarget, _: &Params) -> pacbot_autofix::Result<FixPlan> {
+            let change =
+                Change::new("test:Fix", "marks the resource fixed", json!({"fixed": false}), json!({"fixed": true}));
+            Ok(FixPlan::changes(self.key, target, "mark it fixed", vec![change]))
+        }
+
+        async fn backup(&self, target: &FixTarget, _: &Params) -> pacbot_autofix::Result<Value> {
+            Ok(json!({"fixed": false, "resource": target.resource_id()}))
+        }
+
+        async fn apply(&self, _: &FixTarget, _: &Params) -> pacbot_autofix::Result<ApplyOutcome> {
+            self.applied.fetch_add(1, Ordering::SeqCst);
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(pacbot_autofix::Error::InvalidConfig { path: "test".into(), reason: "refused".into() });
+            }
+            Ok(ApplyOutcome::applied("marked fixed", json!({"fixed": true})))
+        }
+    }
+
+    const ACCOUNT: &str = "111122223333";
+
+    /// A server with static admin and reader tokens, the demo scan, and an auto-fix set-up.
+    fn admin_server(store: Arc<dyn Store>, autofix: Option<Autofix>) -> Server {
+        let auth =
+            Auth::new().with_token("admin", ADMIN, Role::Admin, None).with_token("reader", READER, Role::Reader, None);
+        let mut settings = Settings::new(auth);
+        settings.demo = Some(DemoScan::new(":memory:"));
+        settings.autofix = autofix.map(Arc::new);
+        Server { app: router(store.clone(), settings), store, idp: Idp::new() }
+    }
+
+    fn autofix(fix: Arc<CountingFix>, policies: Vec<PolicyFix>) -> Autofix {
+        let catalogue = Catalogue::new().with(fix).unwrap();
+        let accounts = AccountMode::Multi { role_name: "pacbot-remediation".into() };
+        Autofix::new(catalogue, PlannerConfig::new(policies), accounts, Mode::Apply).unwrap()
+    }
+
+    fn in_scope(v: &Violation, account: &str, region: &str) -> bool {
+        v.key.asset.provider == "aws" && v.key.asset.account == account && v.key.asset.region == region
+    }
+
+    /// The HTML of the table with this id.
+    fn table<'a>(html: &'a str, id: &str) -> &'a str {
+        let at = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}"));
+        let end = html[at..].find("</table>").map_or(html.len(), |e| at + e);
+        &html[at..end]
+    }
+
+    fn asset_text(v: &Violation) -> String {
+        v.key.asset.to_string()
+    }
+
+    #[tokio::test]
+    async fn a_scan_of_one_scope_closes_only_that_scopes_violations() {
+        // The store knows the first estate; the estate then changed in both
+        // regions of the account (the demo's second variant).
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(":memory:").await.unwrap());
+        DemoScan::new(":memory:").scan_variant(store.as_ref(), DemoVariant::Estate).await.unwrap();
+        let full = seeded().await; // the same two estates, scanned whole
+        let before = store.all_violations(ViolationFilter::default()).await.unwrap();
+        let after_full = full.all_violations(ViolationFilter::default()).await.unwrap();
+        let closed_by_full = |region: &str| -> BTreeSet<String> {
+            after_full
+                .iter()
+                .filter(|v| in_scope(v, ACCOUNT, region) && v.status == ViolationStatus::Closed)
+                .filter(|v| before.iter().any(|b| b.key == v.key && b.status == ViolationStatus::Open))
+                .map(|v| format!("{}|{}|{}", v.key.policy_id, v.key.rule_id, v.key.asset))
+                .collect()
+        };
+        let (x_fixed, y_fixed) = (closed_by_full("eu-west-1"), closed_by_full("us-east-1"));
+        assert!(!x_fixed.is_empty() && !y_fixed.is_empty(), "the estate changed in both scopes");
+
+        let s = admin_server(store.clone(), None);
+        let report = s.ok("/api/compliance", READER).await;
+        let body = json!({"provider": "aws", "account": ACCOUNT, "region": "eu-west-1"});
+        s.call(Method::POST, "/api/admin/scan", Some(READER), Some(body.clone())).await.error(StatusCode::FORBIDDEN);
+        let r = s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(body)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let summary = r.json();
+        assert_eq!(summary["scope"], format!("aws/{ACCOUNT}/eu-west-1/*"));
+        let coverage = summary["coverage"].as_array().unwrap();
+        assert!(!coverage.is_empty());
+        assert!(
+            coverage.iter().all(|c| c["account"] == ACCOUNT && c["region"] == "eu-west-1" && c["provider"] == "aws"),
+            "{summary}"
+        );
+        let closed = ["closed_fixed", "closed_resource_gone"]
+            .iter()
+            .map(|k| summary["transitions"][k].as_u64().unwrap_or(0))
+            .sum::<u64>();
+        assert!(closed > 0 && closed as usize >= x_fixed.len(), "{summary}");
+
+        let after = store.all_violations(ViolationFilter::default()).await.unwrap();
+        let closed_here: BTreeSet<String> = after
+            .iter()
+            .filter(|v| v.status == ViolationStatus::Closed)
+            .filter(|v| before.iter().any(|b| b.key == v.key && b.status == ViolationStatus::Open))
+            .map(|v| format!("{}|{}|{}", v.key.policy_id, v.key.rule_id, v.key.asset))
+            .collect();
+        // Exactly the scope's fixed violations closed; nothing elsewhere was touched.
+        assert_eq!(closed_here, x_fixed);
+        for b in before.iter().filter(|b| !in_scope(b, ACCOUNT, "eu-west-1")) {
+            let a = after.iter().find(|a| a.key == b.key).unwrap();
+            assert_eq!((a.status, a.modified_at), (b.status, b.modified_at), "{}", asset_text(b));
+        }
+        for key in &y_fixed {
+            let v = after.iter().find(|v| format!("{}|{}|{}", v.key.policy_id, v.key.rule_id, v.key.asset) == *key);
+            assert_eq!(v.map(|v| v.status), Some(ViolationStatus::Open), "{key} stays open");
+        }
+
+        // One scope is not the estate: the reports stay the latest full scan's.
+        assert_eq!(s.ok("/api/compliance", READER).await, report);
+        assert_ne!(summary["scan"], report["scan"]);
+
+        // One kind in the other region: its violations end as the full scan left
+        // them (the rules saw the account's other resources); the rest of that
+        // region is untouched.
+        let buckets = json!({"provider": "aws", "account": ACCOUNT, "region": "us-east-1", "kind": "aws.s3.bucket"});
+        let r = s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(buckets)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["coverage"].as_array().unwrap().len(), 1, "{}", r.text);
+        let is_bucket =
+            |v: &Violation| in_scope(v, ACCOUNT, "us-east-1") && v.key.asset.kind.as_str() == "aws.s3.bucket";
+        let last = store.all_violations(ViolationFilter::default()).await.unwrap();
+        let statuses = |vs: &[Violation]| -> BTreeSet<String> {
+            vs.iter()
+                .filter(|v| is_bucket(v))
+                .map(|v| format!("{}|{}|{:?}", v.key.rule_id, v.key.asset, v.status))
+                .collect()
+        };
+        assert!(!statuses(&last).is_empty());
+        assert_eq!(statuses(&last), statuses(&after_full));
+        for b in after.iter().filter(|b| !is_bucket(b)) {
+            let a = last.iter().find(|a| a.key == b.key).unwrap();
+            assert_eq!((a.status, a.modified_at), (b.status, b.modified_at), "{}", asset_text(b));
+        }
+
+        // Bad scopes: unknown, empty, incomplete, unexpected fields.
+        let unknown = json!({"provider": "aws", "account": "999999999999", "region": "eu-west-1"});
+        let e = s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(unknown)).await.error(StatusCode::NOT_FOUND);
+        assert!(e["error"]["message"].as_str().unwrap().contains("999999999999"), "{e}");
+        let kind = json!({"provider": "aws", "account": ACCOUNT, "region": "eu-west-1", "kind": "aws.nope"});
+        s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(kind)).await.error(StatusCode::NOT_FOUND);
+        let empty = json!({"provider": "aws", "account": " ", "region": "eu-west-1"});
+        let e = s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(empty)).await.error(StatusCode::BAD_REQUEST);
+        assert!(e["error"]["message"].as_str().unwrap().contains("account"), "{e}");
+        let partial = json!({"provider": "aws", "account": ACCOUNT});
+        let e = s
+            .call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(partial))
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(e["error"]["message"].as_str().unwrap().contains("region"), "{e}");
+        let extra = json!({"provider": "aws", "account": ACCOUNT, "region": "eu-west-1", "zone": "a"});
+        s.call(Method::POST, "/api/admin/scan", Some(ADMIN), Some(extra)).await.error(StatusCode::UNPROCESSABLE_ENTITY);
+        // Nothing of those failures was committed.
+        let scans = store.scans(&pacbot::store::PageRequest::first(10)).await.unwrap();
+        assert_eq!(scans.items.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn one_asset_is_re_evaluated_without_touching_the_store() {
+        let store = seeded().await;
+        let s = admin_server(store.clone(), None);
+        let open = ViolationFilter { statuses: vec![ViolationStatus::Open], ..ViolationFilter::default() };
+        let v = store.all_violations(open).await.unwrap().into_iter().next().unwrap();
+        let before = store.all_violations(ViolationFilter::default()).await.unwrap();
+        let uri = format!("/api/admin/assets/reevaluate?id={}", enc(&asset_text(&v)));
+        s.call(Method::POST, &uri, Some(READER), None).await.error(StatusCode::FORBIDDEN);
+        let r = s.call(Method::POST, &uri, Some(ADMIN), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let body = r.json();
+        assert_eq!(body["committed"], false);
+        let results = body["results"].as_array().unwrap();
+        let mine = results
+            .iter()
+            .find(|o| o["policy"] == v.key.policy_id.as_str() && o["rule"] == v.key.rule_id.as_str())
+            .unwrap_or_else(|| panic!("no outcome for the violated rule: {body}"));
+        assert_eq!(mine["outcome"], "fail", "{mine}");
+        assert_eq!(mine["stored_status"], "open", "{mine}");
+        assert!(mine.get("exempted_by").is_none(), "{mine}");
+        assert!(results.iter().all(|o| ["pass", "fail", "error"].contains(&o["outcome"].as_str().unwrap())));
+        // The same judgement as the scan that stored the asset: it fails exactly
+        // the rules it has open violations of.
+        let failing: BTreeSet<String> = results
+            .iter()
+            .filter(|o| o["outcome"] == "fail")
+            .map(|o| format!("{}|{}", o["policy"].as_str().unwrap(), o["rule"].as_str().unwrap()))
+            .collect();
+        let stored_open: BTreeSet<String> = before
+            .iter()
+            .filter(|b| b.key.asset == v.key.asset && b.status == ViolationStatus::Open)
+            .map(|b| format!("{}|{}", b.key.policy_id, b.key.rule_id))
+            .collect();
+        assert_eq!(failing, stored_open);
+        // So for one asset of every kind with open violations (related resources included).
+        let mut kinds = BTreeSet::new();
+        for o in before.iter().filter(|b| b.status == ViolationStatus::Open) {
+            if !kinds.insert((o.key.asset.provider.clone(), o.key.asset.kind.clone())) {
+                continue;
+            }
+            let uri = format!("/api/admin/assets/reevaluate?id={}", enc(&asset_text(o)));
+            let body = s.call(Method::POST, &uri, Some(ADMIN), None).await.json();
+            let failing: BTreeSet<String> = body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["outcome"] == "fail")
+                .map(|r| format!("{}|{}", r["policy"].as_str().unwrap(), r["rule"].as_str().unwrap()))
+                .collect();
+            let stored_open: BTreeSet<String> = before
+                .iter()
+                .filter(|b| b.key.asset == o.key.asset && b.status == ViolationStatus::Open)
+                .map(|b| format!("{}|{}", b.key.policy_id, b.key.rule_id))
+                .collect();
+            assert_eq!(failing, stored_open, "{}", asset_text(o));
+        }
+        assert!(kinds.len() > 5, "{kinds:?}");
+
+        // An exception shows at once; still nothing is committed.
+        let a = serde_json::to_value(&v.key.asset).unwrap();
+        let exc = json!({"id": "exc-re", "target": {"type": "asset", "asset": a, "policies": [v.key.policy_id]}, "reason": "r"});
+        assert_eq!(
+            s.call(Method::POST, "/api/admin/exceptions", Some(ADMIN), Some(exc)).await.status,
+            StatusCode::CREATED
+        );
+        let body = s.call(Method::POST, &uri, Some(ADMIN), None).await.json();
+        let mine = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["policy"] == v.key.policy_id.as_str() && o["rule"] == v.key.rule_id.as_str())
+            .cloned()
+            .unwrap();
+        assert_eq!(mine["exempted_by"], "exc-re", "{mine}");
+        assert_eq!(store.all_violations(ViolationFilter::default()).await.unwrap(), before);
+
+        // Unknown and malformed assets.
+        let unknown = format!("/api/admin/assets/reevaluate?id={}", enc("aws/1/eu-west-1/aws.s3.bucket/nope"));
+        s.call(Method::POST, &unknown, Some(ADMIN), None).await.error(StatusCode::NOT_FOUND);
+        s.call(Method::POST, "/api/admin/assets/reevaluate?id=nope", Some(ADMIN), None)
+            .await
+            .error(StatusCode::BAD_REQUEST);
+        s.call(Method::POST, "/api/admin/assets/reevaluate", Some(ADMIN), None).await.error(StatusCode::BAD_REQUEST);
+    }
+
+    /// The open violations of the account, by policy, most first.
+    async fn policy_with_open_violations(store: &dyn Store) -> (String, Vec<Violation>) {
+        let filter = ViolationFilter {
+            statuses: vec![ViolationStatus::Open],
+            accounts: vec![ACCOUNT.into()],
+            ..ViolationFilter::default()
+        };
+        let mut by_policy: std::collections::BTreeMap<String, Vec<Violation>> = Default::default();
+        for v in store.all_violations(filter).await.unwrap() {
+            by_policy.entry(v.key.policy_id.clone()).or_default().push(v);
+        }
+        by_policy.into_iter().max_by_key(|(_, vs)| vs.len()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn approving_a_plan_fixes_once_with_backup_and_audit() {
+        let store = seeded().await;
+        let (policy, violations) = policy_with_open_violations(store.as_ref()).await;
+        assert!(violations.len() >= 3, "{policy}");
+        let fix = CountingFix::new("test-fix");
+        let config = PolicyFix::new(policy.clone(), "test-fix").allow_account(ACCOUNT);
+        let s = admin_server(store.clone(), Some(autofix(fix.clone(), vec![config])));
+
+        // The dry-run view: every open violation of the policy; ready in the
+        // allow-listed account, with the fix's plan; nothing written, nothing run.
+        s.get("/api/admin/fixes/plans", READER).await.error(StatusCode::FORBIDDEN);
+        let records_before = store.fix_records(&Default::default()).await.unwrap().len();
+        let plans = s.ok("/api/admin/fixes/plans?limit=1000", ADMIN).await;
+        let plans = plans.as_array().unwrap().clone();
+        let all = ViolationFilter {
+            policies: vec![policy.clone()],
+            statuses: vec![ViolationStatus::Open, ViolationStatus::Exempted],
+            ..ViolationFilter::default()
+        };
+        assert_eq!(plans.len(), store.all_violations(all).await.unwrap().len());
+        for p in &plans {
+            let expected = if p["asset"]["account"] == ACCOUNT { "ready" } else { "not_allowed" };
+            assert_eq!(p["status"], expected, "{p}");
+            if expected == "ready" {
+                assert_eq!(p["plan"]["changes"][0]["action"], "test:Fix", "{p}");
+            } else {
+                assert!(p.get("plan").is_none(), "{p}");
+            }
+        }
+        assert_eq!(store.fix_records(&Default::default()).await.unwrap().len(), records_before);
+        assert_eq!(fix.runs(), 0);
+        let plan_of = |v: &Violation| {
+            plans
+                .iter()
+                .find(|p| {
+                    p["asset"] == serde_json::to_value(&v.key.asset).unwrap() && p["rule"] == v.key.rule_id.as_str()
+                })
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .unwrap()
+        };
+        let (first, second) = (plan_of(&violations[0]), plan_of(&violations[1]));
+
+        // A reader cannot approve; an admin's approval runs the fix once, after the backup and audit.
+        let uri = format!("/api/admin/fixes/{first}/approve");
+        s.call(Method::POST, &uri, Some(READER), None).await.error(StatusCode::FORBIDDEN);
+        assert_eq!(fix.runs(), 0);
+        let r = s.call(Method::POST, &uri, Some(ADMIN), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(fix.runs(), 1);
+        let run = r.json()["run"].clone();
+        assert_eq!((run["mode"].as_str(), run["status"].as_str()), (Some("apply"), Some("applied")), "{run}");
+        let action = store.fix_record(run["action_id"].as_str().unwrap()).await.unwrap();
+        assert_eq!((action.kind, action.status.as_str()), (FixKind::Action, "applied"));
+        assert_eq!(action.policy_id, policy);
+        assert_eq!(action.asset, violations[0].key.asset);
+        assert_eq!(action.data["actor"], "admin");
+        assert_eq!(action.data["backup_id"], run["backup_id"]);
+        let backup = store.fix_record(run["backup_id"].as_str().unwrap()).await.unwrap();
+        assert_eq!((backup.kind, backup.status.as_str()), (FixKind::Backup, "stored"));
+        assert_eq!(backup.data["before"], json!({"fixed": false, "resource": violations[0].key.asset.resource_id}));
+        let approval = store.fix_record(&first).await.unwrap();
+        assert_eq!((approval.kind, approval.status.as_str()), (FixKind::Plan, "applied"));
+        assert_eq!(approval.data["approved_by"], "admin");
+
+        // A second approval is refused; the fix did not run again.
+        let e = s.call(Method::POST, &uri, Some(ADMIN), None).await.error(StatusCode::CONFLICT);
+        assert!(e["error"]["message"].as_str().unwrap().contains("applied"), "{e}");
+        assert_eq!(fix.runs(), 1);
+        let view = s.ok("/api/admin/fixes/plans?limit=1000", ADMIN).await;
+        let mine = view.as_array().unwrap().iter().find(|p| p["id"] == first.as_str()).cloned().unwrap();
+        assert_eq!(mine["status"], "applied");
+
+        // A failed run is recorded as failed and may be approved again.
+        let third = plan_of(&violations[2]);
+        let uri3 = format!("/api/admin/fixes/{third}/approve");
+        fix.broken.store(true, Ordering::SeqCst);
+        let r = s.call(Method::POST, &uri3, Some(ADMIN), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["run"]["status"], "failed");
+        assert_eq!(store.fix_record(&third).await.unwrap().status, "failed");
+        fix.broken.store(false, Ordering::SeqCst);
+        let r = s.call(Method::POST, &uri3, Some(ADMIN), None).await;
+        assert_eq!(r.json()["run"]["status"], "applied", "{}", r.text);
+        assert_eq!(store.fix_record(&third).await.unwrap().status, "applied");
+        assert_eq!(fix.runs(), 3);
+
+        // A violation exempted since the view is refused with 409.
+        let a = serde_json::to_value(&violations[1].key.asset).unwrap();
+        let exc =
+            json!({"id": "exc-fix", "target": {"type": "asset", "asset": a, "policies": [policy]}, "reason": "r"});
+        assert_eq!(
+            s.call(Method::POST, "/api/admin/exceptions", Some(ADMIN), Some(exc)).await.status,
+            StatusCode::CREATED
+        );
+        let e = s
+            .call(Method::POST, &format!("/api/admin/fixes/{second}/approve"), Some(ADMIN), None)
+            .await
+            .error(StatusCode::CONFLICT);
+        assert!(e["error"]["message"].as_str().unwrap().contains("exc-fix"), "{e}");
+        assert_eq!(fix.runs(), 3);
+        assert!(store.fix_record(&second).await.is_err());
+
+        // Narrowed and bounded views (50 by default); bad parameters.
+        let default = s.ok("/api/admin/fixes/plans", ADMIN).await;
+        assert_eq!(default.as_array().unwrap().len(), plans.len().min(50));
+        let one = s.ok(&format!("/api/admin/fixes/plans?policy={}&limit=1", enc(&policy)), ADMIN).await;
+        assert_eq!(one.as_array().unwrap().len(), 1);
+        assert_eq!(one[0]["id"], plans[0]["id"]);
+        let e = s.get("/api/admin/fixes/plans?policy=no-such-policy", ADMIN).await.error(StatusCode::BAD_REQUEST);
+        assert!(e["error"]["message"].as_str().unwrap().contains("no-such-policy"), "{e}");
+        s.get("/api/admin/fixes/plans?limit=0", ADMIN).await.error(StatusCode::BAD_REQUEST);
+        s.get("/api/admin/fixes/plans?nope=1", ADMIN).await.error(StatusCode::BAD_REQUEST);
+
+        // Unknown plans; a server without auto-fix.
+        s.call(Method::POST, "/api/admin/fixes/fix-0000/approve", Some(ADMIN), None).await.error(StatusCode::NOT_FOUND);
+        let bare = admin_server(store.clone(), None);
+        bare.get("/api/admin/fixes/plans", ADMIN).await.error(StatusCode::CONFLICT);
+        bare.call(Method::POST, &uri, Some(ADMIN), None).await.error(StatusCode::CONFLICT);
+        assert!(
+            Autofix::new(
+                Catalogue::new(),
+                PlannerConfig::new(vec![PolicyFix::new(policy, "no-such-fix")]),
+                AccountMode::Single { account: ACCOUNT.into() },
+                Mode::DryRun
+            )
+            .unwrap_err()
+            .contains("policies[0].fix")
+        );
+    }
+
+    fn finding(id: &str, bot: &str) -> Value {
+        json!({
+            "id": id,
+            "account": {"id": ACCOUNT},
+            "region": "eu-west-1",
+            "entity": {"id": "i-0abc", "type": "Instance", "name": "web-1"},
+            "rule": {"name": "Instances must not be public", "complianceTags": format!("CIS|AUTO: {bot}")}
+        })
+    }
+
+    #[tokio::test]
+    async fn ingested_findings_are_dispatched_to_bots_and_recorded() {
+        let store = seeded().await;
+        let bot = CountingFix::new("test-bot");
+        let s = admin_server(store.clone(), Some(autofix(bot.clone(), Vec::new())));
+        for (id, name) in [("f-1", "test_bot"), ("f-2", "no_such_bot")] {
+            let r = s.call(Method::POST, "/api/ingest/findings", Some(ADMIN), Some(finding(id, name))).await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        }
+
+        s.call(Method::POST, "/api/admin/findings/finding-f-1/dispatch", Some(READER), None)
+            .await
+            .error(StatusCode::FORBIDDEN);
+        let r = s.call(Method::POST, "/api/admin/findings/finding-f-1/dispatch", Some(ADMIN), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let body = r.json();
+        assert_eq!(body["status"], "done", "{body}");
+        assert_eq!(body["records"], json!([["finding-f-1-bot-1", "done"]]));
+        assert_eq!(bot.runs(), 1);
+        let finding_record = store.fix_record("finding-f-1").await.unwrap();
+        assert_eq!(finding_record.status, "done");
+        assert_eq!(finding_record.data["results"], json!(["finding-f-1-bot-1"]));
+        let result = store.fix_record("finding-f-1-bot-1").await.unwrap();
+        assert_eq!((result.kind, result.status.as_str()), (FixKind::Action, "done"));
+        assert_eq!(result.data["result"]["bot"], "test_bot");
+        assert_eq!(result.data["result"]["status"], "passed");
+        let audit = store.fix_record(result.data["result"]["run"]["action_id"].as_str().unwrap()).await.unwrap();
+        assert_eq!((audit.status.as_str(), audit.asset.resource_id.as_str()), ("applied", "i-0abc"));
+        // Dispatched once only.
+        s.call(Method::POST, "/api/admin/findings/finding-f-1/dispatch", Some(ADMIN), None)
+            .await
+            .error(StatusCode::CONFLICT);
+        assert_eq!(bot.runs(), 1);
+
+        // An unknown bot is a recorded failure.
+        let r = s.call(Method::POST, "/api/admin/findings/finding-f-2/dispatch", Some(ADMIN), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["status"], "failed");
+        assert_eq!(store.fix_record("finding-f-2").await.unwrap().status, "failed");
+        let failed = store.fix_record("finding-f-2-bot-1").await.unwrap();
+        assert_eq!(failed.status, "failed");
+        assert!(failed.data["result"]["message"].as_str().unwrap().contains("no_such_bot"), "{}", failed.data);
+        assert_eq!(bot.runs(), 1);
+
+        // In dry-run, the bot plans only: recorded as such, nothing applied.
+        let catalogue = Catalogue::new().with(bot.clone()).unwrap();
+        let accounts = AccountMode::Single { account: ACCOUNT.into() };
+        let dry = Autofix::new(catalogue, PlannerConfig::new(Vec::new()), accounts, Mode::DryRun).unwrap();
+        let d = admin_server(store.clone(), Some(dry));
+        d.call(Method::POST, "/api/ingest/findings", Some(ADMIN), Some(finding("f-3", "test_bot"))).await;
+        let r = d.call(Method::POST, "/api/admin/findings/finding-f-3/dispatch", Some(ADMIN), None).await;
+        assert_eq!(r.json()["records"], json!([["finding-f-3-bot-1", "dry_run"]]), "{}", r.text);
+        assert_eq!(store.fix_record("finding-f-3").await.unwrap().status, "done");
+        assert_eq!(bot.runs(), 1);
+
+        // Not a finding, or no such record.
+        s.call(Method::POST, "/api/admin/findings/nope/dispatch", Some(ADMIN), None).await.error(StatusCode::NOT_FOUND);
+        s.call(Method::POST, &format!("/api/admin/findings/{}/dispatch", failed.id), Some(ADMIN), None)
+            .await
+            .error(StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_operations_page_approves_and_dispatches_for_admins_only() {
+        let store = seeded().await;
+        let (policy, violations) = policy_with_open_violations(store.as_ref()).await;
+        let fix = CountingFix::new("test-fix");
+        let config = PolicyFix::new(policy, "test-fix").allow_account(ACCOUNT);
+        let s = admin_server(store.clone(), Some(autofix(fix.clone(), vec![config])));
+        let mut event = finding("f-<b>", "test_fix");
+        event["rule"]["name"] = json!("<script>alert(1)</script>");
+        assert_eq!(
+            s.call(Method::POST, "/api/ingest/findings", Some(ADMIN), Some(event)).await.status,
+            StatusCode::ACCEPTED
+        );
+
+        assert_eq!(s.page("/admin/operations", READER).await.status, StatusCode::FORBIDDEN);
+        let page = s.page("/admin/operations", ADMIN).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains("id=\"scope-scan\"") && page.text.contains("id=\"reevaluate\""));
+        assert!(table(&page.text, "plans").contains("Approve and fix"));
+        assert!(page.text.contains("Dispatch to bots"));
+        assert!(!page.text.contains("<script>alert"), "escaped");
+        assert!(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(s.page("/admin", ADMIN).await.text.contains("href=\"/admin/operations\""));
+
+        let plans = s.ok("/api/admin/fixes/plans?limit=1000", ADMIN).await;
+        let id = plans
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["asset"] == serde_json::to_value(&violations[0].key.asset).unwrap())
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .unwrap();
+        let form = format!("id={id}");
+        let r = s.form("/admin/operations/approve", Some(ADMIN), Some("https://evil.example"), &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = s.form("/admin/operations/approve", Some(READER), Some("http://dashboard.test"), &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(fix.runs(), 0);
+        let r = s.form("/admin/operations/approve", Some(ADMIN), Some("http://dashboard.test"), &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(fix.runs(), 1);
+        let r = s.form("/admin/operations/approve", Some(ADMIN), Some("http://dashboard.test"), &form).await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert_eq!(fix.runs(), 1);
+
+        let form = format!("id={}", enc("finding-f-<b>"));
+        let r = s.form("/admin/operations/dispatch", Some(ADMIN), Some("https://evil.example"), &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = s.form("/admin/operations/dispatch", Some(ADMIN), Some("http://dashboard.test"), &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(fix.runs(), 2);
+        assert_eq!(store.fix_record("finding-f-<b>").await.unwrap().status, "done");
+
+        // Re-evaluation and a scoped scan from the page.
+        let uri = format!("/admin/operations/reevaluate?id={}", enc(&asset_text(&violations[0])));
+        let page = s.page(&uri, ADMIN).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(table(&page.text, "outcomes").contains("<td>fail</td>"), "{}", page.text);
+        let form = format!("provider=aws&account={ACCOUNT}&region=eu-west-1&kind=aws.s3.bucket");
+        let r = s.form("/admin/operations/scan", Some(ADMIN), Some("http://dashboard.test"), &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let r = s.form("/admin/operations/scan", Some(ADMIN), Some("https://evil.example"), &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
 }

@@ -18,7 +18,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use super::auth::{Auth, Principal};
 use super::error::{ApiError, ApiResult};
-use super::{api, demo, ui};
+use super::{admin, api, demo, ui};
 
 /// The largest request body accepted, by default (64 KiB: exceptions, groups and findings are small).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -40,12 +40,21 @@ pub struct Settings {
     /// Whether the session cookie is `Secure` (sent over HTTPS only): set it
     /// when the dashboard is served over HTTPS (a TLS proxy in front).
     pub secure_cookies: bool,
+    /// The auto-fix catalogue and plans (fix approval, bot dispatch); none by default.
+    pub autofix: Option<Arc<admin::Autofix>>,
 }
 
 impl Settings {
     /// Settings with this authentication, CORS closed, the default body limit, no demo, plain-HTTP cookies.
     pub fn new(auth: Auth) -> Self {
-        Self { auth, cors_origins: Vec::new(), body_limit: DEFAULT_BODY_LIMIT, demo: None, secure_cookies: false }
+        Self {
+            auth,
+            cors_origins: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            demo: None,
+            secure_cookies: false,
+            autofix: None,
+        }
     }
 }
 
@@ -66,6 +75,8 @@ pub struct Inner {
     pub requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// Whether the session cookie is `Secure`.
     pub secure_cookies: bool,
+    /// The auto-fix set-up, if configured.
+    pub autofix: Option<Arc<admin::Autofix>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -78,13 +89,29 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// The state over a store.
     pub fn new(store: Arc<dyn Store>, auth: Auth, demo: Option<demo::DemoScan>, secure_cookies: bool) -> Self {
-        Self(Arc::new(Inner { store, auth, demo, requests: Mutex::new(BTreeMap::new()), secure_cookies }))
+        Self(Arc::new(Inner {
+            store,
+            auth,
+            demo,
+            requests: Mutex::new(BTreeMap::new()),
+            secure_cookies,
+            autofix: None,
+        }))
+    }
+
+    /// The state with an auto-fix set-up (before it is shared).
+    pub fn with_autofix(mut self, autofix: Option<Arc<admin::Autofix>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.autofix = autofix;
+        }
+        self
     }
 }
 
 /// The whole application: the API under `/api`, the UI, `/healthz` and `/metrics`.
 pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
-    let state = AppState::new(store, settings.auth, settings.demo, settings.secure_cookies);
+    let state =
+        AppState::new(store, settings.auth, settings.demo, settings.secure_cookies).with_autofix(settings.autofix);
     let api = Router::new()
         .route("/openapi.json", get(api::openapi))
         .route("/compliance", get(api::compliance))
@@ -105,12 +132,17 @@ pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
         .route("/admin/exceptions", get(api::exceptions).post(api::add_exception))
         .route("/admin/exceptions/{id}", delete(api::revoke_exception))
         .route("/admin/policies/{id}/enabled", put(api::set_policy_enabled))
-        .route("/admin/scan", post(api::rescan))
+        .route("/admin/scan", post(admin::scan))
+        .route("/admin/assets/reevaluate", post(admin::reevaluate))
         .route("/admin/fixes", get(api::fixes))
+        .route("/admin/fixes/plans", get(admin::plans))
+        .route("/admin/fixes/{id}/approve", post(admin::approve))
+        .route("/admin/findings/{id}/dispatch", post(admin::dispatch))
         .route("/ingest/findings", post(api::ingest_finding));
     let mut app = Router::new()
         .nest("/api", api)
         .merge(ui::routes())
+        .merge(admin::ui_routes())
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .fallback(not_found)

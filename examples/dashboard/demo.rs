@@ -13,8 +13,8 @@ use super::scanner::scan::{Running, scan_once};
 pub struct DemoScan {
     /// Where the store is, for the scanner's messages.
     pub database: String,
-    /// Serializes re-runs: one scan at a time.
-    lock: tokio::sync::Mutex<()>,
+    /// Serializes re-runs: one scan at a time (scoped scans take it too).
+    pub(crate) lock: tokio::sync::Mutex<()>,
 }
 
 /// What a demo scan did, for the API.
@@ -44,8 +44,8 @@ impl DemoScan {
         if !scans.items.is_empty() {
             return Ok(());
         }
-        self.scan(store, DemoVariant::Estate).await?;
-        self.scan(store, DemoVariant::Fixed).await?;
+        self.scan_variant(store, DemoVariant::Estate).await?;
+        self.scan_variant(store, DemoVariant::Fixed).await?;
         Ok(())
     }
 
@@ -56,8 +56,15 @@ impl DemoScan {
         self.scan(store, DemoVariant::Fixed).await
     }
 
-    async fn scan(&self, store: &dyn Store, variant: DemoVariant) -> Result<ScanSummary, String> {
-        let _one_at_a_time = self.lock.lock().await;
+    /// Runs the demo scan of one variant of the estate (tests seed a store
+    /// with the first variant alone, then scan the second scope by scope).
+    pub async fn scan_variant(&self, store: &dyn Store, variant: DemoVariant) -> Result<ScanSummary, String> {
+        self.scan(store, variant).await
+    }
+
+    /// The demo configuration of a variant of the estate, with the policies
+    /// the catalogue has disabled left out (and those it has enabled put back).
+    pub async fn configuration(store: &dyn Store, variant: DemoVariant) -> Result<Loaded, String> {
         let mut loaded = Loaded::demo(variant)
             .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
         let catalogue = store.policies().await.map_err(|e| e.to_string())?;
@@ -70,6 +77,12 @@ impl DemoScan {
                 disabled.retain(|id| *id != p.meta.id);
             }
         }
+        Ok(loaded)
+    }
+
+    async fn scan(&self, store: &dyn Store, variant: DemoVariant) -> Result<ScanSummary, String> {
+        let _one_at_a_time = self.lock.lock().await;
+        let loaded = Self::configuration(store, variant).await?;
         let running = Running::default();
         let outcome = scan_once(store, &self.database, &loaded, false, &running).await.map_err(|e| e.to_string())?;
         Ok(ScanSummary {

@@ -4,8 +4,10 @@
 //! (documented by `/api/openapi.json`), server-rendered HTML pages, `/healthz`
 //! and `/metrics`. Every route but `/healthz` needs a bearer token (static
 //! tokens kept as SHA-256 hashes, or OIDC JWTs checked against the issuer's
-//! key set); readers read, admins also change groups, exceptions and policies;
-//! tokens limited to asset groups see only those groups.
+//! key set); readers read, admins also change groups, exceptions and policies,
+//! scan one scope, re-evaluate an asset, approve auto-fix plans and dispatch
+//! ingested findings to bots (`admin`); tokens limited to asset groups see
+//! only those groups.
 //!
 //! ```text
 //! dashboard --demo                         # seed a scratch SQLite store with the scanner's demo; prints an admin token
@@ -14,6 +16,7 @@
 //! dashboard hash-token SECRET              # the sha256 to put in auth.toml or PACBOT_DASHBOARD_TOKENS
 //! ```
 
+pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod auth;

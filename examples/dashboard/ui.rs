@@ -90,7 +90,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Whether a form was posted from another origin: by `Sec-Fetch-Site`
 /// when the browser sends it (only `same-origin` and `none`, a typed URL,
 /// pass), else by `Origin` against `Host` (an opaque `null` origin fails).
-fn cross_site(headers: &HeaderMap) -> bool {
+pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     if let Some(site) = header("sec-fetch-site") {
         return !matches!(site, "same-origin" | "none");
@@ -102,7 +102,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
     false
 }
 
-fn refuse_cross_site() -> Response {
+pub(crate) fn refuse_cross_site() -> Response {
     error_page(&ApiError::forbidden("cross-site form submissions are refused"))
 }
 
@@ -116,7 +116,7 @@ fn error_page(e: &ApiError) -> Response {
     (e.status, Html(body)).into_response()
 }
 
-fn fail(e: ApiError) -> Response {
+pub(crate) fn fail(e: ApiError) -> Response {
     error_page(&e)
 }
 
@@ -132,7 +132,7 @@ pre{background:#fff;padding:.6rem;overflow:auto}\
 </style>";
 
 /// The page frame: navigation, group selector, search box.
-fn page(title: &str, who: &Principal, groups: &[String], group: Option<&str>, body: &str) -> Response {
+pub(crate) fn page(title: &str, who: &Principal, groups: &[String], group: Option<&str>, body: &str) -> Response {
     let g = group.map(|g| format!("?group={}", esc(&enc(g)))).unwrap_or_default();
     let mut options = String::new();
     if who.groups.is_none() {
@@ -158,7 +158,7 @@ fn page(title: &str, who: &Principal, groups: &[String], group: Option<&str>, bo
     Html(html).into_response()
 }
 
-async fn visible_groups(state: &AppState, who: &Principal) -> Vec<String> {
+pub(crate) async fn visible_groups(state: &AppState, who: &Principal) -> Vec<String> {
     state
         .store
         .groups()
@@ -670,6 +670,10 @@ async fn admin(State(state): State<AppState>, User(who): User) -> Response {
         );
     }
     body.push_str("</table>");
+    body.push_str(
+        "<p><a href=\"/admin/operations\" id=\"operations\">Operations</a>: scan one scope, re-evaluate an asset, \
+         approve auto-fix plans, dispatch findings to bots.</p>",
+    );
     if state.demo.is_some() {
         body.push_str("<h2>Scan</h2><form method=\"post\" action=\"/admin/scan\"><button id=\"rescan\">Run the demo scan now</button></form>");
     }

@@ -215,7 +215,8 @@ mod enabled {
     /// Without a provider's fixes every configured fix is unknown: say how to build them.
     #[cfg(not(feature = "aws"))]
     async fn catalogue(loaded: &Loaded) -> Result<Catalogue> {
-        if loaded.config.autofix.policies.is_empty() {
+        let section = &loaded.config.autofix;
+        if section.policies.is_empty() && !section.impactful {
             return Ok(Catalogue::new());
         }
         Err(Error::msg("this scanner has no AWS fixes: build it with `--features autofix,aws`"))
