@@ -914,12 +914,6 @@ async fn ui_scan(
     headers: HeaderMap,
     Form(f): Form<ScopeForm>,
 ) -> Response {
-    if ui::cross_site(&headers) {
-        return ui::refuse_cross_site();
-    }
-    if let Err(e) = who.require_admin() {
-        return ui::fail(e);
-    }
     let kind = Some(f.kind.trim().to_owned()).filter(|k| !k.is_empty());
     let scope = ScanScope {
         provider: f.provider.trim().to_owned(),
@@ -927,14 +921,11 @@ async fn ui_scan(
         region: f.region.trim().to_owned(),
         kind,
     };
-    let result = match demo(&state) {
-        Ok(d) => scan_scope(d, state.store.as_ref(), &scope).await,
-        Err(e) => Err(e),
+    let operation = async {
+        who.require_admin()?;
+        scan_scope(demo(&state)?, state.store.as_ref(), &scope).await
     };
-    match result {
-        Ok(_) => Redirect::to("/admin/operations").into_response(),
-        Err(e) => ui::fail(e),
-    }
+    form_action(&headers, operation).await
 }
 
 async fn ui_reevaluate(State(state): State<AppState>, User(who): User, ApiQuery(q): ApiQuery<AssetParam>) -> Response {
@@ -973,19 +964,25 @@ struct IdForm {
     id: String,
 }
 
+/// A form post that runs one admin operation and returns to the operations
+/// page (the operation is not started for a cross-site post).
+async fn form_action<T>(headers: &HeaderMap, operation: impl Future<Output = ApiResult<T>>) -> Response {
+    if ui::cross_site(headers) {
+        return ui::refuse_cross_site();
+    }
+    match operation.await {
+        Ok(_) => Redirect::to("/admin/operations").into_response(),
+        Err(e) => ui::fail(e),
+    }
+}
+
 async fn ui_approve(
     State(state): State<AppState>,
     User(who): User,
     headers: HeaderMap,
     Form(f): Form<IdForm>,
 ) -> Response {
-    if ui::cross_site(&headers) {
-        return ui::refuse_cross_site();
-    }
-    match approve_plan(&state, &who, &f.id).await {
-        Ok(_) => Redirect::to("/admin/operations").into_response(),
-        Err(e) => ui::fail(e),
-    }
+    form_action(&headers, approve_plan(&state, &who, &f.id)).await
 }
 
 async fn ui_dispatch(
@@ -994,11 +991,5 @@ async fn ui_dispatch(
     headers: HeaderMap,
     Form(f): Form<IdForm>,
 ) -> Response {
-    if ui::cross_site(&headers) {
-        return ui::refuse_cross_site();
-    }
-    match dispatch_finding(&state, &who, &f.id).await {
-        Ok(_) => Redirect::to("/admin/operations").into_response(),
-        Err(e) => ui::fail(e),
-    }
+    form_action(&headers, dispatch_finding(&state, &who, &f.id)).await
 }
