@@ -18,6 +18,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use super::auth::{Auth, Principal};
 use super::error::{ApiError, ApiResult};
+use super::rules::RuleCatalogue;
 use super::{api, demo, ui};
 
 /// The largest request body accepted, by default (64 KiB: exceptions, groups and findings are small).
@@ -40,12 +41,22 @@ pub struct Settings {
     /// Whether the session cookie is `Secure` (sent over HTTPS only): set it
     /// when the dashboard is served over HTTPS (a TLS proxy in front).
     pub secure_cookies: bool,
+    /// The policies' rules for the knowledge base; `None`: the demo's with a
+    /// demo, else the built-in packs'.
+    pub rules: Option<RuleCatalogue>,
 }
 
 impl Settings {
     /// Settings with this authentication, CORS closed, the default body limit, no demo, plain-HTTP cookies.
     pub fn new(auth: Auth) -> Self {
-        Self { auth, cors_origins: Vec::new(), body_limit: DEFAULT_BODY_LIMIT, demo: None, secure_cookies: false }
+        Self {
+            auth,
+            cors_origins: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            demo: None,
+            secure_cookies: false,
+            rules: None,
+        }
     }
 }
 
@@ -66,6 +77,8 @@ pub struct Inner {
     pub requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// Whether the session cookie is `Secure`.
     pub secure_cookies: bool,
+    /// The policies' rules, for the knowledge base.
+    pub rules: RuleCatalogue,
 }
 
 impl std::ops::Deref for AppState {
@@ -76,15 +89,28 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// The state over a store.
-    pub fn new(store: Arc<dyn Store>, auth: Auth, demo: Option<demo::DemoScan>, secure_cookies: bool) -> Self {
-        Self(Arc::new(Inner { store, auth, demo, requests: Mutex::new(BTreeMap::new()), secure_cookies }))
+    /// The state over a store, with the rules of the knowledge base.
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Auth,
+        demo: Option<demo::DemoScan>,
+        secure_cookies: bool,
+        rules: RuleCatalogue,
+    ) -> Self {
+        Self(Arc::new(Inner { store, auth, demo, requests: Mutex::new(BTreeMap::new()), secure_cookies, rules }))
     }
 }
 
 /// The whole application: the API under `/api`, the UI, `/healthz` and `/metrics`.
 pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
-    let state = AppState::new(store, settings.auth, settings.demo, settings.secure_cookies);
+    let rules = settings.rules.unwrap_or_else(|| {
+        let loaded = if settings.demo.is_some() { RuleCatalogue::demo() } else { RuleCatalogue::builtin() };
+        loaded.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the knowledge base shows no rules: the policy packs did not load");
+            RuleCatalogue::default()
+        })
+    });
+    let state = AppState::new(store, settings.auth, settings.demo, settings.secure_cookies, rules);
     let api = Router::new()
         .route("/openapi.json", get(api::openapi))
         .route("/compliance", get(api::compliance))
@@ -197,7 +223,7 @@ impl FromRequestParts<AppState> for Principal {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("the authorization header is not a bearer token"))?;
-        state.auth.authenticate(token)
+        state.auth.verify(token).await
     }
 }
 
