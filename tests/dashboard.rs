@@ -109,14 +109,7 @@ impl Server {
 
     fn over(store: Arc<dyn Store>, body_limit: usize) -> Self {
         let idp = Idp::new();
-        let oidc = OidcConfig {
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
-            jwks_file: String::new(),
-            roles_claim: "roles".into(),
-            admin_value: "pacbot-admin".into(),
-            groups_claim: "pacbot_groups".into(),
-        };
+        let oidc = OidcConfig::new(ISSUER, AUDIENCE);
         let auth = Auth::new()
             .with_token("admin", ADMIN, Role::Admin, None)
             .with_token("reader", READER, Role::Reader, None)
@@ -1621,5 +1614,397 @@ mod admin_ops {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
         let r = s.form("/admin/operations/scan", Some(ADMIN), Some("https://evil.example"), &form).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+}
+
+// ---------------------------------------------------------------- issuer keys, rules, group unions
+//
+// Keys fetched from an issuer (a fake one served on a loopback port), the
+// knowledge base's rules, and callers scoped to several asset groups.
+
+mod issuer {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::routing::get;
+    use serde_json::{Value, json};
+
+    /// What the fake issuer serves, and how often it was asked.
+    pub struct Issuer {
+        pub url: String,
+        pub jwks: Mutex<Value>,
+        pub discovery: Mutex<Value>,
+        pub discovery_hits: AtomicUsize,
+        pub jwks_hits: AtomicUsize,
+    }
+
+    impl Issuer {
+        pub fn jwks_hits(&self) -> usize {
+            self.jwks_hits.load(Ordering::SeqCst)
+        }
+    }
+
+    async fn discovery(State(i): State<Arc<Issuer>>) -> String {
+        i.discovery_hits.fetch_add(1, Ordering::SeqCst);
+        let doc = i.discovery.lock().unwrap().clone();
+        match doc {
+            Value::String(junk) => junk,
+            doc => doc.to_string(),
+        }
+    }
+
+    async fn jwks(State(i): State<Arc<Issuer>>) -> String {
+        i.jwks_hits.fetch_add(1, Ordering::SeqCst);
+        i.jwks.lock().unwrap().to_string()
+    }
+
+    /// Serves `/.well-known/openid-configuration` and `/jwks` on 127.0.0.1.
+    pub async fn start(keys: Value) -> Arc<Issuer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = Arc::new(Issuer {
+            discovery: Mutex::new(json!({"issuer": url, "jwks_uri": format!("{url}/jwks")})),
+            url,
+            jwks: Mutex::new(keys),
+            discovery_hits: AtomicUsize::new(0),
+            jwks_hits: AtomicUsize::new(0),
+        });
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .with_state(issuer.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        issuer
+    }
+}
+
+/// A signing key with its own `kid`.
+struct KidKey {
+    idp: Idp,
+    kid: String,
+}
+
+impl KidKey {
+    fn new(kid: &str) -> Self {
+        Self { idp: Idp::new(), kid: kid.into() }
+    }
+
+    /// The public key as one JWK.
+    fn jwk(&self) -> Value {
+        let mut k = self.idp.jwks["keys"][0].clone();
+        k["kid"] = json!(self.kid);
+        k
+    }
+
+    /// A token of `iss`, signed by this key and naming it.
+    fn token(&self, iss: &str, sub: &str) -> String {
+        let mut claims = self.idp.claims(sub, &[], 300);
+        claims["iss"] = json!(iss);
+        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&self.idp.pkcs8)).unwrap()
+    }
+}
+
+fn remote_oidc(issuer: &str, min_refresh_secs: u64) -> OidcConfig {
+    let mut config = OidcConfig::new(issuer, AUDIENCE);
+    config.jwks_min_refresh_secs = min_refresh_secs;
+    config
+}
+
+fn server_with(store: Arc<dyn Store>, auth: Auth) -> Server {
+    let mut settings = Settings::new(auth);
+    settings.demo = Some(DemoScan::new(":memory:"));
+    Server { app: router(store.clone(), settings), store, idp: Idp::new() }
+}
+
+#[tokio::test]
+async fn issuer_keys_are_fetched_and_refreshed_when_a_token_names_a_new_key() {
+    let old = KidKey::new("2026-old");
+    let new = KidKey::new("2026-new");
+    let later = KidKey::new("2026-later");
+    let idp = issuer::start(json!({"keys": [old.jwk()]})).await;
+    let auth = Auth::new().with_remote_oidc(remote_oidc(&idp.url, 3600)).unwrap();
+    auth.connect().await.unwrap();
+    assert_eq!((idp.discovery_hits.load(std::sync::atomic::Ordering::SeqCst), idp.jwks_hits()), (1, 1));
+    let s = server_with(seeded().await, auth);
+
+    // A token of the published key: accepted from the cache.
+    let body = s.ok("/api/compliance", &old.token(&idp.url, "alice")).await;
+    assert!(body["report"].is_object());
+    assert_eq!(idp.jwks_hits(), 1);
+
+    // The issuer rotates: a token of the new key makes the server fetch the set once.
+    *idp.jwks.lock().unwrap() = json!({"keys": [old.jwk(), new.jwk()]});
+    assert_eq!(s.get("/api/compliance", &new.token(&idp.url, "bob")).await.status, StatusCode::OK);
+    assert_eq!(idp.jwks_hits(), 2);
+    assert_eq!(s.get("/api/violations?limit=1", &new.token(&idp.url, "bob")).await.status, StatusCode::OK);
+    assert_eq!(idp.jwks_hits(), 2, "a known key needs no fetch");
+
+    // Tokens naming keys the issuer does not have: 401, and no more fetching
+    // within the refresh interval however many come.
+    let stranger = KidKey::new("made-up");
+    for i in 0..25 {
+        let body = s.get("/api/compliance", &stranger.token(&idp.url, &format!("eve{i}"))).await;
+        let e = body.error(StatusCode::UNAUTHORIZED);
+        assert!(e["error"]["message"].as_str().unwrap().contains("kid"), "{e}");
+    }
+    assert_eq!(idp.jwks_hits(), 2, "unknown keys are rate-limited");
+    // So a key published right after a forced fetch waits for the interval.
+    *idp.jwks.lock().unwrap() = json!({"keys": [old.jwk(), new.jwk(), later.jwk()]});
+    s.get("/api/compliance", &later.token(&idp.url, "carol")).await.error(StatusCode::UNAUTHORIZED);
+    assert_eq!(idp.jwks_hits(), 2);
+    // Static tokens are not affected, and pages log in through the same keys.
+    assert_eq!(idp.discovery_hits.load(std::sync::atomic::Ordering::SeqCst), 1, "discovery is read once");
+}
+
+#[tokio::test]
+async fn an_unknown_key_is_refused_after_a_fetch_that_does_not_have_it() {
+    let known = KidKey::new("k1");
+    let idp = issuer::start(json!({"keys": [known.jwk()]})).await;
+    // No refresh interval: every unknown key fetches (to show the fetch happened).
+    let auth = Auth::new().with_remote_oidc(remote_oidc(&idp.url, 0)).unwrap();
+    auth.connect().await.unwrap();
+    let s = server_with(seeded().await, auth);
+    let unknown = KidKey::new("k2");
+    s.get("/api/compliance", &unknown.token(&idp.url, "mallory")).await.error(StatusCode::UNAUTHORIZED);
+    assert_eq!(idp.jwks_hits(), 2, "one fetch for the unknown key");
+    // A symmetric key published under the token's kid is never used.
+    *idp.jwks.lock().unwrap() = json!({"keys": [known.jwk(), {"kty": "oct", "kid": "k2", "k": "c2VjcmV0"}]});
+    s.get("/api/compliance", &unknown.token(&idp.url, "mallory")).await.error(StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("/api/compliance", &known.token(&idp.url, "alice")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unreachable_or_junk_issuer_is_a_start_up_error() {
+    // Nothing listens.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let e = Auth::new().with_remote_oidc(remote_oidc(&url, 60)).unwrap().connect().await.unwrap_err();
+    assert!(e.contains("cannot fetch the issuer's discovery document") && e.contains(&url), "{e}");
+
+    // Junk discovery, another issuer's discovery, junk and keyless key sets.
+    let good = KidKey::new("k");
+    let idp = issuer::start(json!({"keys": [good.jwk()]})).await;
+    let connect = || async { Auth::new().with_remote_oidc(remote_oidc(&idp.url, 60)).unwrap().connect().await };
+    *idp.discovery.lock().unwrap() = json!("<html>not json</html>");
+    let e = connect().await.unwrap_err();
+    assert!(e.contains("discovery document") && e.contains("not JSON"), "{e}");
+    *idp.discovery.lock().unwrap() =
+        json!({"issuer": "https://other.example.test", "jwks_uri": format!("{}/jwks", idp.url)});
+    assert!(connect().await.unwrap_err().contains("other.example.test"));
+    *idp.discovery.lock().unwrap() = json!({"issuer": idp.url});
+    assert!(connect().await.unwrap_err().contains("no `jwks_uri`"));
+    *idp.discovery.lock().unwrap() = json!({"issuer": idp.url, "jwks_uri": format!("{}/jwks", idp.url)});
+    *idp.jwks.lock().unwrap() = json!({"keys": [{"kty": "oct", "kid": "k", "k": "c2VjcmV0"}]});
+    let e = connect().await.unwrap_err();
+    assert!(e.contains("no usable asymmetric key"), "{e}");
+    *idp.jwks.lock().unwrap() = json!(["not", "a", "set"]);
+    assert!(connect().await.unwrap_err().contains("not a JWK set"));
+    *idp.jwks.lock().unwrap() = json!({"keys": [good.jwk()]});
+    connect().await.unwrap();
+
+    // Plain HTTP only to loopback; a configured `jwks_url` skips discovery.
+    let e = Auth::new().with_remote_oidc(OidcConfig::new("http://idp.example.test", AUDIENCE)).unwrap_err();
+    assert!(e.contains("https"), "{e}");
+    let mut direct = remote_oidc("https://idp.example.test", 60);
+    direct.jwks_url = Some(format!("{}/jwks", idp.url));
+    let before = idp.discovery_hits.load(std::sync::atomic::Ordering::SeqCst);
+    Auth::new().with_remote_oidc(direct).unwrap().connect().await.unwrap();
+    assert_eq!(idp.discovery_hits.load(std::sync::atomic::Ordering::SeqCst), before);
+
+    // From the configuration file: no `jwks_file` means the issuer's keys.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.toml");
+    std::fs::write(
+        &path,
+        format!("[oidc]\nissuer = \"{}\"\naudience = \"{AUDIENCE}\"\njwks_min_refresh_secs = 5\n", idp.url),
+    )
+    .unwrap();
+    let auth = Auth::from_file(&path).unwrap();
+    auth.connect().await.unwrap();
+    assert_eq!(auth.verify(&good.token(&idp.url, "dan")).await.unwrap().name, "dan");
+}
+
+#[tokio::test]
+async fn the_knowledge_base_shows_each_rule_and_declarative_criteria() {
+    let s = Server::new().await;
+    let kb = s.ok("/api/policies", READER).await;
+    let mut declarative = 0;
+    let mut code = 0;
+    for p in kb.as_array().unwrap() {
+        let id = p["meta"]["id"].as_str().unwrap();
+        let one = s.ok(&format!("/api/policies/{}", enc(id)), READER).await;
+        let rules = one["rules"].as_array().unwrap();
+        assert!(!rules.is_empty(), "{id} has its rules: {one}");
+        for r in rules {
+            match r["form"].as_str().unwrap() {
+                "declarative" => {
+                    declarative += 1;
+                    let text = r["criteria"].as_str().unwrap();
+                    assert!(text.contains("fail_when") || text.contains("pass_when"), "{text}");
+                    assert!(text.contains("resource"), "{text}");
+                }
+                "code" => {
+                    code += 1;
+                    assert!(r.get("criteria").is_none(), "{r}");
+                    assert!(r["description"].is_string(), "{id}: {r}");
+                }
+                other => panic!("form {other}"),
+            }
+        }
+    }
+    assert!(declarative > 0 && code > 0, "{declarative} declarative, {code} code rules");
+
+    // The demo's own policy file is declarative: its criteria are shown as written.
+    let file = include_str!("../examples/scanner/demo/policies/production.yaml");
+    let kb_ids: Vec<&str> = kb.as_array().unwrap().iter().map(|p| p["meta"]["id"].as_str().unwrap()).collect();
+    let id = kb_ids.iter().find(|id| file.contains(&format!("id: {id}"))).expect("a demo policy in the catalogue");
+    let one = s.ok(&format!("/api/policies/{}", enc(id)), READER).await;
+    assert_eq!(one["rules"][0]["form"], "declarative", "{one}");
+
+    // The page shows them too: criteria in a <pre>, code rules said to be code.
+    let page = s.call(Method::GET, "/policies", None, None).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let html = page_as(&s, "/policies", READER).await;
+    let row = until(&html, &format!("id=\"policy-{id}\""), "</tr>");
+    assert!(row.contains("data-form=\"declarative\"") && row.contains("<pre>"), "{row}");
+    assert!(html.contains("data-form=\"code\"") && html.contains("(in code)"));
+}
+
+/// The HTML from `start` to the next `end`.
+fn until<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let at = html.find(start).unwrap_or_else(|| panic!("no {start}"));
+    let rest = &html[at..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+/// A page fetched with a session cookie.
+async fn page_as(s: &Server, uri: &str, token: &str) -> String {
+    let req = Request::builder()
+        .uri(uri)
+        .header(header::COOKIE, format!("{}={token}", dashboard::app::COOKIE))
+        .body(Body::empty())
+        .unwrap();
+    let response = s.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Every item of a list, page by page.
+async fn walk(s: &Server, uri: &str, token: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    let mut next = format!("{uri}{sep}limit=7");
+    loop {
+        let page = s.ok(&next, token).await;
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(c) => next = format!("{uri}{sep}limit=7&cursor={}", enc(c)),
+            None => return out,
+        }
+    }
+}
+
+const TWO_GROUPS: &str = "two-groups-reader-token";
+
+async fn two_group_server(store: Arc<dyn Store>) -> Server {
+    let auth = Auth::new().with_token("reader", READER, Role::Reader, None).with_token(
+        "two",
+        TWO_GROUPS,
+        Role::Reader,
+        Some(vec!["production".into(), "team-payments".into()]),
+    );
+    server_with(store, auth)
+}
+
+#[tokio::test]
+async fn a_caller_of_several_groups_sees_their_union() {
+    let s = two_group_server(seeded().await).await;
+    let keys = |items: &[Value], field: &str| -> Vec<String> { items.iter().map(|v| v[field].to_string()).collect() };
+    for (list, field) in [("/api/violations", "key"), ("/api/assets", "asset")] {
+        let union = keys(&walk(&s, list, TWO_GROUPS).await, field);
+        let production = keys(&walk(&s, &format!("{list}?group=production"), READER).await, field);
+        let payments = keys(&walk(&s, &format!("{list}?group=team-payments"), READER).await, field);
+        let everything = keys(&walk(&s, list, READER).await, field);
+        let listed: BTreeSet<&String> = union.iter().collect();
+        assert_eq!(listed.len(), union.len(), "{list}: each listed once");
+        let expected: BTreeSet<&String> = production.iter().chain(&payments).collect();
+        assert_eq!(listed, expected, "{list}: the union of both groups");
+        let both = production.iter().filter(|k| payments.contains(k)).count();
+        assert!(both > 0, "{list}: the demo's groups overlap");
+        assert!(union.len() < production.len() + payments.len() && union.len() < everything.len(), "{list}");
+        // Naming one of the groups narrows to it.
+        let one = keys(&walk(&s, &format!("{list}?group=team-payments"), TWO_GROUPS).await, field);
+        assert_eq!(one, payments);
+    }
+    // Filters combine with the union.
+    let open = walk(&s, "/api/violations?status=open", TWO_GROUPS).await;
+    assert!(!open.is_empty() && open.iter().all(|v| v["status"] == "open"));
+    s.get("/api/violations?group=azure", TWO_GROUPS).await.error(StatusCode::FORBIDDEN);
+
+    // Search finds what either group holds and nothing else.
+    let hits = s.ok("/api/search?q=payments&limit=1000", TWO_GROUPS).await;
+    let all_assets: BTreeSet<String> =
+        walk(&s, "/api/assets", TWO_GROUPS).await.iter().map(|a| a["asset"]["id"].to_string()).collect();
+    let hits = hits["hits"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    for h in hits {
+        let id = if h["id"].is_object() { &h["id"] } else { &h["key"]["asset"] };
+        assert!(all_assets.contains(&id.to_string()), "{h}");
+    }
+
+    // Compliance is per group: name one, or read each from /compliance/groups.
+    let e = s.get("/api/compliance", TWO_GROUPS).await.error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], "group_required", "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("team-payments"), "{e}");
+    s.get("/api/compliance/trend", TWO_GROUPS).await.error(StatusCode::BAD_REQUEST);
+    let one = s.ok("/api/compliance?group=team-payments", TWO_GROUPS).await;
+    assert_eq!(one, s.ok("/api/compliance?group=team-payments", READER).await);
+    let each = s.ok("/api/compliance/groups", TWO_GROUPS).await;
+    let names: BTreeSet<&str> = each.as_array().unwrap().iter().map(|g| g["group"].as_str().unwrap()).collect();
+    assert_eq!(names, BTreeSet::from(["production", "team-payments"]));
+    // The knowledge base lists the policies, without figures unless a group is named.
+    let kb = s.ok("/api/policies", TWO_GROUPS).await;
+    assert!(kb.as_array().unwrap().iter().all(|p| p["compliance"].is_null()));
+    let kb = s.ok("/api/policies?group=production", TWO_GROUPS).await;
+    assert!(kb.as_array().unwrap().iter().any(|p| !p["compliance"].is_null()));
+
+    // Pages: the overview shows the first group's figures; violations the union.
+    let html = page_as(&s, "/", TWO_GROUPS).await;
+    assert!(html.contains("<option value=\"\">All my groups</option>"), "{html}");
+    assert!(html.contains("<option value=\"production\" selected>"), "{html}");
+    let html = page_as(&s, "/violations?status=open", TWO_GROUPS).await;
+    let rows = until(&html, "id=\"violations\"", "</table>").matches("<tr data-status").count();
+    assert_eq!(rows, open.len().min(50));
+}
+
+/// The same union over PostgreSQL, whose SQL tests the groups' criteria.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_caller_of_several_groups_sees_their_union_on_postgres() {
+    let (pg, _schema) = pacbot::store::testing::postgres::scratch_store().await;
+    let store: Arc<dyn Store> = Arc::new(pg);
+    DemoScan::new("postgres").seed(store.as_ref()).await.unwrap();
+    let pg = two_group_server(store).await;
+    let sqlite = two_group_server(seeded().await).await;
+    for uri in ["/api/violations", "/api/assets", "/api/violations?group=production", "/api/assets?group=team-payments"]
+    {
+        let a: BTreeSet<String> = walk(&pg, uri, TWO_GROUPS).await.iter().map(|v| v.to_string()).collect();
+        let b: BTreeSet<String> = walk(&sqlite, uri, TWO_GROUPS).await.iter().map(|v| v.to_string()).collect();
+        let ids = |set: &BTreeSet<String>| -> BTreeSet<String> {
+            set.iter()
+                .map(|t| {
+                    let v: Value = serde_json::from_str(t).unwrap();
+                    if v["key"].is_object() { v["key"].to_string() } else { v["asset"]["id"].to_string() }
+                })
+                .collect()
+        };
+        assert!(!a.is_empty(), "{uri}");
+        assert_eq!(ids(&a), ids(&b), "{uri}");
     }
 }

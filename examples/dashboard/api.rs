@@ -13,7 +13,7 @@ use pacbot::store::{
     ExceptionRecord, FixKind, FixRecord, HistoryEntry, Order, Page, PageRequest, PolicyRecord, SearchHit, Stamp, Store,
     StoreExt, TagFilter, TrendQuery, ViolationFilter, ViolationQuery, ViolationSort,
 };
-use pacbot::{AssetGroup, AssetId, Category, ExceptionTarget, PolicyCompliance, ResourceKind, Severity};
+use pacbot::{AssetGroup, AssetId, Category, Criteria, ExceptionTarget, PolicyCompliance, ResourceKind, Severity};
 use pacbot::{Exception, Violation, ViolationStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use super::app::{ApiJson, ApiQuery, AppState};
 use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
+use super::rules::RuleInfo;
 
 /// The OpenAPI document, maintained by hand beside the router (a test checks
 /// that they list the same routes).
@@ -33,26 +34,73 @@ pub const MAX_LIMIT: usize = 1000;
 
 // ---------------------------------------------------------------- scoping
 
-/// The asset group a request is about: the one asked for (which the caller
-/// must be allowed to see), else the first of a scoped caller's groups, else
-/// none (everything).
-pub fn effective_group(who: &Principal, asked: Option<&str>) -> ApiResult<Option<String>> {
+/// The assets a list (violations, assets) covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every asset: an unscoped caller who names no group.
+    All,
+    /// One asset group: the one asked for, or a caller's only group.
+    Group(String),
+    /// The union of a caller's groups, when it is scoped to several and names
+    /// none: an asset in two of them is listed once.
+    Groups(Vec<String>),
+}
+
+/// What a list request covers: the group asked for (which the caller must
+/// be allowed to see), else a scoped caller's groups (their union), else
+/// everything.
+pub fn scope(who: &Principal, asked: Option<&str>) -> ApiResult<Scope> {
     match (asked.filter(|g| !g.is_empty()), &who.groups) {
-        (Some(g), _) if who.may_see(g) => Ok(Some(g.to_owned())),
+        (Some(g), _) if who.may_see(g) => Ok(Scope::Group(g.to_owned())),
         (Some(g), _) => Err(ApiError::forbidden(format!("`{}` may not see asset group `{g}`", who.name))),
-        (None, None) => Ok(None),
-        (None, Some(groups)) => match groups.first() {
-            Some(g) => Ok(Some(g.clone())),
-            None => Err(ApiError::forbidden(format!("`{}` may see no asset group", who.name))),
+        (None, None) => Ok(Scope::All),
+        (None, Some(groups)) => match groups.as_slice() {
+            [] => Err(ApiError::forbidden(format!("`{}` may see no asset group", who.name))),
+            [g] => Ok(Scope::Group(g.clone())),
+            _ => Ok(Scope::Groups(groups.clone())),
         },
     }
 }
 
-/// The criteria filter of a group, if any (404 for an unknown group).
-pub async fn group_criteria(store: &dyn Store, group: Option<&str>) -> ApiResult<Option<CriteriaFilter>> {
-    match group {
-        Some(g) => Ok(Some(store.group_filter(g, Utc::now()).await?)),
-        None => Ok(None),
+/// The asset group compliance figures are about: the one asked for (which
+/// the caller must be allowed to see), else a scoped caller's only group,
+/// else none (the overall report). Compliance is computed per group at scan
+/// time, so a caller scoped to several groups must name one (400
+/// `group_required`); `/api/compliance/groups` lists the figures of each.
+pub fn effective_group(who: &Principal, asked: Option<&str>) -> ApiResult<Option<String>> {
+    match scope(who, asked)? {
+        Scope::All => Ok(None),
+        Scope::Group(g) => Ok(Some(g)),
+        Scope::Groups(gs) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "group_required",
+            format!(
+                "`{}` may see several asset groups ({}): compliance figures are per group, so name one with \
+                 `?group=` (`/api/compliance/groups` lists each)",
+                who.name,
+                gs.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// The criteria filter of a scope, if any: one group's criteria (404 for an
+/// unknown group), or any of several groups' (groups that do not exist add
+/// nothing).
+pub async fn scope_criteria(store: &dyn Store, scope: &Scope) -> ApiResult<Option<CriteriaFilter>> {
+    let now = Utc::now();
+    match scope {
+        Scope::All => Ok(None),
+        Scope::Group(g) => Ok(Some(store.group_filter(g, now).await?)),
+        Scope::Groups(names) => {
+            let all = store.groups().await?;
+            let any = all
+                .into_iter()
+                .filter(|g| names.contains(&g.group.name))
+                .map(|g| g.group.criteria)
+                .collect::<Vec<Criteria>>();
+            Ok(Some(CriteriaFilter { criteria: Criteria::Any(any), at: now }))
+        }
     }
 }
 
@@ -385,7 +433,7 @@ pub async fn violation_page(state: &AppState, who: &Principal, q: &ViolationPara
             )));
         }
     }
-    let group = effective_group(who, q.group.as_deref())?;
+    let scope = scope(who, q.group.as_deref())?;
     let filter = ViolationFilter {
         policies,
         severities: list("severity", q.severity.as_deref(), |s| Severity::from_str(s).ok())?,
@@ -397,7 +445,7 @@ pub async fn violation_page(state: &AppState, who: &Principal, q: &ViolationPara
         kinds: strings(q.kind.as_deref()).into_iter().map(ResourceKind::new).collect(),
         asset: q.asset.as_deref().filter(|a| !a.is_empty()).map(parse_asset_id).transpose()?,
         tags: tag_filter(q.tag.as_deref()),
-        criteria: group_criteria(state.store.as_ref(), group.as_deref()).await?,
+        criteria: scope_criteria(state.store.as_ref(), &scope).await?,
         changed_since: changed_since(q.changed_since.as_deref())?,
     };
     let query = ViolationQuery {
@@ -497,14 +545,14 @@ pub async fn assets(
     who: Principal,
     ApiQuery(q): ApiQuery<AssetParams>,
 ) -> ApiResult<Json<Page<pacbot::store::AssetRecord>>> {
-    let group = effective_group(&who, q.group.as_deref())?;
+    let scope = scope(&who, q.group.as_deref())?;
     let filter = AssetFilter {
         providers: strings(q.provider.as_deref()),
         accounts: strings(q.account.as_deref()),
         regions: strings(q.region.as_deref()),
         kinds: strings(q.kind.as_deref()).into_iter().map(ResourceKind::new).collect(),
         tags: tag_filter(q.tag.as_deref()),
-        criteria: group_criteria(state.store.as_ref(), group.as_deref()).await?,
+        criteria: scope_criteria(state.store.as_ref(), &scope).await?,
         include_removed: q.include_removed.unwrap_or(false),
         changed_since: changed_since(q.changed_since.as_deref())?,
     };
@@ -624,8 +672,13 @@ pub struct PolicyInfo {
 
 /// The knowledge base for the caller's scope.
 pub async fn policy_infos(state: &AppState, who: &Principal, group: Option<&str>) -> ApiResult<Vec<PolicyInfo>> {
-    let group = effective_group(who, group)?;
-    let snapshot = state.store.latest_compliance(group.as_deref()).await?;
+    // A caller scoped to several groups who names none sees the policies
+    // without figures: compliance is per group.
+    let snapshot = match scope(who, group)? {
+        Scope::All => state.store.latest_compliance(None).await?,
+        Scope::Group(g) => state.store.latest_compliance(Some(&g)).await?,
+        Scope::Groups(_) => None,
+    };
     let figures = snapshot.map(|s| s.report.policies).unwrap_or_default();
     Ok(state
         .store
@@ -648,19 +701,31 @@ pub async fn policies(
     Ok(Json(policy_infos(&state, &who, q.group.as_deref()).await?))
 }
 
+/// One policy of the knowledge base: metadata, compliance and its rules.
+#[derive(Debug, Serialize)]
+pub struct PolicyDetail {
+    /// The catalogue entry and compliance.
+    #[serde(flatten)]
+    pub info: PolicyInfo,
+    /// Its rules: what each checks, and a declarative rule's criteria as
+    /// text (empty when the policy is not in the packs the server loaded).
+    pub rules: Vec<RuleInfo>,
+}
+
 /// `GET /api/policies/{id}`.
 pub async fn policy(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<GroupParam>,
-) -> ApiResult<Json<PolicyInfo>> {
+) -> ApiResult<Json<PolicyDetail>> {
     state.store.policy(&id).await?;
     let all = policy_infos(&state, &who, q.group.as_deref()).await?;
-    all.into_iter()
+    let info = all
+        .into_iter()
         .find(|p| p.record.meta.id == id)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("policy `{id}` not found")))
+        .ok_or_else(|| ApiError::not_found(format!("policy `{id}` not found")))?;
+    Ok(Json(PolicyDetail { info, rules: state.rules.rules(&id).to_vec() }))
 }
 
 // ---------------------------------------------------------------- groups (read) and administration

@@ -18,6 +18,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use super::auth::{Auth, Principal};
 use super::error::{ApiError, ApiResult};
+use super::rules::RuleCatalogue;
 use super::{admin, api, demo, ui};
 
 /// The largest request body accepted, by default (64 KiB: exceptions, groups and findings are small).
@@ -42,6 +43,9 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// The auto-fix catalogue and plans (fix approval, bot dispatch); none by default.
     pub autofix: Option<Arc<admin::Autofix>>,
+    /// The policies' rules for the knowledge base; `None`: the demo's with a
+    /// demo, else the built-in packs'.
+    pub rules: Option<RuleCatalogue>,
 }
 
 impl Settings {
@@ -54,6 +58,7 @@ impl Settings {
             demo: None,
             secure_cookies: false,
             autofix: None,
+            rules: None,
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct Inner {
     pub secure_cookies: bool,
     /// The auto-fix set-up, if configured.
     pub autofix: Option<Arc<admin::Autofix>>,
+    /// The policies' rules, for the knowledge base.
+    pub rules: RuleCatalogue,
 }
 
 impl std::ops::Deref for AppState {
@@ -87,8 +94,14 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// The state over a store.
-    pub fn new(store: Arc<dyn Store>, auth: Auth, demo: Option<demo::DemoScan>, secure_cookies: bool) -> Self {
+    /// The state over a store, with the rules of the knowledge base.
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Auth,
+        demo: Option<demo::DemoScan>,
+        secure_cookies: bool,
+        rules: RuleCatalogue,
+    ) -> Self {
         Self(Arc::new(Inner {
             store,
             auth,
@@ -96,6 +109,7 @@ impl AppState {
             requests: Mutex::new(BTreeMap::new()),
             secure_cookies,
             autofix: None,
+            rules,
         }))
     }
 
@@ -110,8 +124,15 @@ impl AppState {
 
 /// The whole application: the API under `/api`, the UI, `/healthz` and `/metrics`.
 pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
-    let state =
-        AppState::new(store, settings.auth, settings.demo, settings.secure_cookies).with_autofix(settings.autofix);
+    let rules = settings.rules.unwrap_or_else(|| {
+        let loaded = if settings.demo.is_some() { RuleCatalogue::demo() } else { RuleCatalogue::builtin() };
+        loaded.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the knowledge base shows no rules: the policy packs did not load");
+            RuleCatalogue::default()
+        })
+    });
+    let state = AppState::new(store, settings.auth, settings.demo, settings.secure_cookies, rules)
+        .with_autofix(settings.autofix);
     let api = Router::new()
         .route("/openapi.json", get(api::openapi))
         .route("/compliance", get(api::compliance))
@@ -229,7 +250,7 @@ impl FromRequestParts<AppState> for Principal {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("the authorization header is not a bearer token"))?;
-        state.auth.authenticate(token)
+        state.auth.verify(token).await
     }
 }
 

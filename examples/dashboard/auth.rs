@@ -1,8 +1,10 @@
 //! Who is asking: static API tokens (kept as SHA-256 hashes only) and OIDC
-//! JWTs validated against a configured key set; roles and asset-group scopes.
+//! JWTs validated against the issuer's key set — a file, or fetched from the
+//! issuer (see [`keys`](super::keys)); roles and asset-group scopes.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -11,6 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::keys::RemoteKeys;
 
 /// What a caller may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -85,7 +88,10 @@ pub struct TokenConfig {
     pub groups: Option<Vec<String>>,
 }
 
-/// OIDC: JWTs of one issuer and audience, signed by a key of a key set.
+/// OIDC: JWTs of one issuer and audience, signed by a key of the issuer's
+/// key set: a file (`jwks_file`), else fetched from `jwks_url`, else from the
+/// `jwks_uri` of the issuer's discovery document
+/// (`{issuer}/.well-known/openid-configuration`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
@@ -94,7 +100,19 @@ pub struct OidcConfig {
     /// The `aud` tokens must carry.
     pub audience: String,
     /// A file with the issuer's JSON Web Key Set (relative to the configuration file).
-    pub jwks_file: String,
+    #[serde(default)]
+    pub jwks_file: Option<String>,
+    /// Where to fetch the key set, instead of the issuer's discovery document.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// How long fetched keys are used before they are fetched again, in seconds.
+    #[serde(default = "default_jwks_ttl")]
+    pub jwks_ttl_secs: u64,
+    /// The least time between two fetches caused by tokens naming a key the
+    /// set does not have (or by failed fetches), in seconds: garbage tokens
+    /// cannot make the server hammer the issuer.
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_min_refresh_secs: u64,
     /// The claim listing the caller's roles (a string or a list).
     #[serde(default = "default_roles_claim")]
     pub roles_claim: String,
@@ -106,6 +124,12 @@ pub struct OidcConfig {
     pub groups_claim: String,
 }
 
+fn default_jwks_ttl() -> u64 {
+    3600
+}
+fn default_jwks_refresh() -> u64 {
+    60
+}
 fn default_roles_claim() -> String {
     "roles".into()
 }
@@ -114,6 +138,26 @@ fn default_admin_value() -> String {
 }
 fn default_groups_claim() -> String {
     "pacbot_groups".into()
+}
+
+impl OidcConfig {
+    /// An issuer and audience; keys from the issuer's discovery document, the
+    /// default claims and timings (for programs that set the dashboard up in
+    /// code, as its tests do; the command line reads the file).
+    #[allow(dead_code, reason = "the command line configures OIDC from a file")]
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            jwks_file: None,
+            jwks_url: None,
+            jwks_ttl_secs: default_jwks_ttl(),
+            jwks_min_refresh_secs: default_jwks_refresh(),
+            roles_claim: default_roles_claim(),
+            admin_value: default_admin_value(),
+            groups_claim: default_groups_claim(),
+        }
+    }
 }
 
 /// The authentication configuration file (TOML).
@@ -128,11 +172,27 @@ pub struct AuthConfig {
     pub oidc: Option<OidcConfig>,
 }
 
+/// Where an issuer's keys are.
+#[derive(Clone)]
+enum Keys {
+    /// A key set given once (a file).
+    Fixed(Arc<JwkSet>),
+    /// Fetched from the issuer, cached, refreshed.
+    Remote(Arc<RemoteKeys>),
+}
+
 /// A configured OIDC issuer with its keys.
 #[derive(Clone)]
 struct Oidc {
     config: OidcConfig,
-    keys: JwkSet,
+    keys: Keys,
+}
+
+/// Why a JWT was refused, and whether the issuer's current key set might
+/// hold the key it names.
+struct Refused {
+    error: ApiError,
+    unknown_key: bool,
 }
 
 /// Authenticates bearer credentials.
@@ -195,8 +255,48 @@ impl Auth {
 
     /// Sets the OIDC issuer and its key set.
     pub fn with_oidc(mut self, config: OidcConfig, keys: JwkSet) -> Self {
-        self.oidc = Some(Oidc { config, keys });
+        self.oidc = Some(Oidc { config, keys: Keys::Fixed(Arc::new(keys)) });
         self
+    }
+
+    /// Sets the OIDC issuer, its keys fetched from the issuer (`jwks_url`, or
+    /// the discovery document); call [`Auth::connect`] before serving.
+    pub fn with_remote_oidc(mut self, config: OidcConfig) -> Result<Self, String> {
+        let remote = RemoteKeys::new(&config)?;
+        self.oidc = Some(Oidc { config, keys: Keys::Remote(Arc::new(remote)) });
+        Ok(self)
+    }
+
+    /// Fetches the issuer's keys when they come from the issuer: fails,
+    /// saying why, when it is unreachable or answers something else than a
+    /// discovery document and a key set with a usable key. Nothing to do
+    /// for static tokens and key files.
+    pub async fn connect(&self) -> Result<(), String> {
+        match self.oidc.as_ref().map(|o| &o.keys) {
+            Some(Keys::Remote(r)) => r.fetch_now().await.map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Who the bearer credential is, as [`Auth::authenticate`] — but a JWT
+    /// naming a key the issuer's cached set lacks makes the server fetch the
+    /// set again first (at most once per `jwks_min_refresh_secs`), and keys
+    /// older than `jwks_ttl_secs` are fetched again.
+    pub async fn verify(&self, credential: &str) -> Result<Principal, ApiError> {
+        let Some(Oidc { keys: Keys::Remote(remote), .. }) = &self.oidc else {
+            return self.authenticate(credential);
+        };
+        remote.refresh_if_stale().await;
+        match self.check(credential) {
+            Err(Refused { unknown_key: true, error }) => {
+                if remote.refresh_for_unknown_key().await {
+                    self.check(credential).map_err(|r| r.error)
+                } else {
+                    Err(error)
+                }
+            }
+            other => other.map_err(|r| r.error),
+        }
     }
 
     /// Reads an authentication configuration file.
@@ -208,13 +308,18 @@ impl Auth {
             auth.add_token(t).map_err(|e| format!("`{}`: {e}", path.display()))?;
         }
         if let Some(oidc) = config.oidc {
-            let dir = path.parent().unwrap_or(Path::new(""));
-            let jwks_path = dir.join(&oidc.jwks_file);
-            let text = std::fs::read_to_string(&jwks_path)
-                .map_err(|e| format!("cannot read the key set `{}`: {e}", jwks_path.display()))?;
-            let keys: JwkSet = serde_json::from_str(&text)
-                .map_err(|e| format!("the key set `{}` is not a JWK set: {e}", jwks_path.display()))?;
-            auth = auth.with_oidc(oidc, keys);
+            match &oidc.jwks_file {
+                Some(file) => {
+                    let dir = path.parent().unwrap_or(Path::new(""));
+                    let jwks_path = dir.join(file);
+                    let text = std::fs::read_to_string(&jwks_path)
+                        .map_err(|e| format!("cannot read the key set `{}`: {e}", jwks_path.display()))?;
+                    let keys: JwkSet = serde_json::from_str(&text)
+                        .map_err(|e| format!("the key set `{}` is not a JWK set: {e}", jwks_path.display()))?;
+                    auth = auth.with_oidc(oidc, keys);
+                }
+                None => auth = auth.with_remote_oidc(oidc).map_err(|e| format!("`{}`: {e}", path.display()))?,
+            }
         }
         Ok(auth)
     }
@@ -239,11 +344,17 @@ impl Auth {
         Ok(())
     }
 
-    /// Who the bearer credential `credential` is: a static token or a JWT.
+    /// Who the bearer credential `credential` is: a static token or a JWT
+    /// (checked against the keys at hand: no fetching; see [`Auth::verify`]).
     pub fn authenticate(&self, credential: &str) -> Result<Principal, ApiError> {
+        self.check(credential).map_err(|r| r.error)
+    }
+
+    fn check(&self, credential: &str) -> Result<Principal, Refused> {
+        let refuse = |error| Refused { error, unknown_key: false };
         let credential = credential.trim();
         if credential.is_empty() {
-            return Err(ApiError::unauthorized("empty bearer token"));
+            return Err(refuse(ApiError::unauthorized("empty bearer token")));
         }
         if let Some(t) = self.tokens.get(&hash_token(credential)) {
             return Ok(Principal { name: t.name.clone(), role: t.role, groups: t.groups.clone() });
@@ -253,23 +364,33 @@ impl Auth {
         {
             return oidc.validate(credential);
         }
-        Err(ApiError::unauthorized("unknown token"))
+        Err(refuse(ApiError::unauthorized("unknown token")))
     }
 }
 
 impl Oidc {
-    fn validate(&self, jwt: &str) -> Result<Principal, ApiError> {
-        let bad = |why: String| ApiError::unauthorized(format!("invalid token: {why}"));
+    fn validate(&self, jwt: &str) -> Result<Principal, Refused> {
+        let bad = |why: String| Refused {
+            error: ApiError::unauthorized(format!("invalid token: {why}")),
+            unknown_key: false,
+        };
         let header = jsonwebtoken::decode_header(jwt).map_err(|e| bad(e.to_string()))?;
         if !JWT_ALGORITHMS.contains(&header.alg) {
             return Err(bad(format!("algorithm {:?} is not accepted", header.alg)));
         }
+        let keys = match &self.keys {
+            Keys::Fixed(k) => k.clone(),
+            Keys::Remote(r) => r.current(),
+        };
         let jwk = match &header.kid {
-            Some(kid) => self.keys.find(kid),
-            None if self.keys.keys.len() == 1 => self.keys.keys.first(),
+            Some(kid) => keys.find(kid),
+            None if keys.keys.len() == 1 => keys.keys.first(),
             None => None,
         }
-        .ok_or_else(|| bad("no key of the issuer's key set matches its `kid`".into()))?;
+        .ok_or_else(|| Refused {
+            unknown_key: true,
+            ..bad("no key of the issuer's key set matches its `kid`".into())
+        })?;
         let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(format!("unusable key: {e}")))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.config.issuer]);

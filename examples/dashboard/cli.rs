@@ -12,6 +12,7 @@ use pacbot::store::Store;
 use super::app::{DEFAULT_BODY_LIMIT, Settings, router};
 use super::auth::{Auth, Role, hash_token};
 use super::demo::DemoScan;
+use super::rules::RuleCatalogue;
 
 /// The pacbot compliance dashboard.
 #[derive(Debug, Parser)]
@@ -35,6 +36,10 @@ pub struct Cli {
     /// Mark the session cookie `Secure` (when a TLS proxy serves the dashboard over HTTPS).
     #[arg(long, global = true)]
     pub secure_cookies: bool,
+    /// A scanner configuration whose policy packs give the knowledge base its
+    /// rules (default: the demo's with `--demo`, else the built-in packs).
+    #[arg(long, env = "PACBOT_SCANNER_CONFIG", global = true)]
+    pub scanner_config: Option<PathBuf>,
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, global = true)]
     pub body_limit: usize,
@@ -151,7 +156,18 @@ async fn serve(cli: Cli) -> Result<(), String> {
     if auth.is_empty() {
         return Err("no way to authenticate: give `--auth FILE` or `PACBOT_DASHBOARD_TOKENS`".into());
     }
+    // An issuer whose keys are fetched must answer now, not at the first login.
+    auth.connect().await.map_err(|e| format!("OIDC: {e}"))?;
+    let rules = match &cli.scanner_config {
+        Some(path) => {
+            let loaded = super::scanner::config::Loaded::from_file(path)
+                .map_err(|p| p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+            Some(RuleCatalogue::from_scanner(&loaded)?)
+        }
+        None => None,
+    };
     let mut settings = Settings::new(auth);
+    settings.rules = rules;
     settings.cors_origins = cli.cors_origins;
     settings.body_limit = cli.body_limit;
     settings.demo = demo;

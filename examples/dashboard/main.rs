@@ -23,6 +23,8 @@ pub(crate) mod auth;
 pub(crate) mod cli;
 pub(crate) mod demo;
 pub(crate) mod error;
+pub(crate) mod keys;
+pub(crate) mod rules;
 pub(crate) mod ui;
 
 /// The scanner example, compiled in for its demo scan (see `demo`).

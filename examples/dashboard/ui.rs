@@ -68,10 +68,10 @@ impl FromRequestParts<AppState> for User {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let token = cookie(&parts.headers, COOKIE);
-        match token.map(|t| state.auth.authenticate(&t)) {
-            Some(Ok(p)) => Ok(User(p)),
-            _ => Err(Redirect::to("/login").into_response()),
+        let Some(token) = cookie(&parts.headers, COOKIE) else { return Err(Redirect::to("/login").into_response()) };
+        match state.auth.verify(&token).await {
+            Ok(p) => Ok(User(p)),
+            Err(_) => Err(Redirect::to("/login").into_response()),
         }
     }
 }
@@ -135,8 +135,10 @@ pre{background:#fff;padding:.6rem;overflow:auto}\
 pub(crate) fn page(title: &str, who: &Principal, groups: &[String], group: Option<&str>, body: &str) -> Response {
     let g = group.map(|g| format!("?group={}", esc(&enc(g)))).unwrap_or_default();
     let mut options = String::new();
-    if who.groups.is_none() {
-        options.push_str("<option value=\"\">All assets</option>");
+    match &who.groups {
+        None => options.push_str("<option value=\"\">All assets</option>"),
+        Some(gs) if gs.len() > 1 => options.push_str("<option value=\"\">All my groups</option>"),
+        Some(_) => {}
     }
     for name in groups {
         let selected = if Some(name.as_str()) == group { " selected" } else { "" };
@@ -197,7 +199,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) || token.contains(';') {
         return login_form(StatusCode::UNAUTHORIZED, "that token is not valid");
     }
-    match state.auth.authenticate(token) {
+    match state.auth.verify(token).await {
         Ok(_) => {
             let mut response = Redirect::to("/").into_response();
             let secure = if state.secure_cookies { "; Secure" } else { "" };
@@ -263,9 +265,19 @@ pub fn trend_svg(points: &[(String, f64)]) -> String {
     svg
 }
 
+/// The group of the compliance figures a page shows: as the API's, but a
+/// caller scoped to several groups who names none sees its first group's
+/// (selected in the group selector, so it can switch).
+fn figures_group(who: &Principal, asked: Option<&str>) -> Result<Option<String>, ApiError> {
+    match api::scope(who, asked)? {
+        api::Scope::Groups(gs) => Ok(gs.into_iter().next()),
+        _ => api::effective_group(who, asked),
+    }
+}
+
 async fn overview(State(state): State<AppState>, User(who): User, ApiQuery(q): ApiQuery<GroupParam>) -> Response {
     let groups = visible_groups(&state, &who).await;
-    let group = match api::effective_group(&who, q.group.as_deref()) {
+    let group = match figures_group(&who, q.group.as_deref()) {
         Ok(g) => g,
         Err(e) => return fail(e),
     };
@@ -341,8 +353,10 @@ async fn violations(
     ApiQuery(q): ApiQuery<ViolationParams>,
 ) -> Response {
     let groups = visible_groups(&state, &who).await;
-    let group = match api::effective_group(&who, q.group.as_deref()) {
-        Ok(g) => g,
+    // No group: everything, or the union of a scoped caller's groups.
+    let group = match api::scope(&who, q.group.as_deref()) {
+        Ok(api::Scope::Group(g)) if q.group.as_deref().is_some_and(|a| !a.is_empty()) => Some(g),
+        Ok(_) => None,
         Err(e) => return fail(e),
     };
     let page_of = match api::violation_page(&state, &who, &q).await {
@@ -504,7 +518,7 @@ async fn asset(State(state): State<AppState>, User(who): User, ApiQuery(q): ApiQ
 
 async fn policies(State(state): State<AppState>, User(who): User, ApiQuery(q): ApiQuery<GroupParam>) -> Response {
     let groups = visible_groups(&state, &who).await;
-    let group = match api::effective_group(&who, q.group.as_deref()) {
+    let group = match figures_group(&who, q.group.as_deref()) {
         Ok(g) => g,
         Err(e) => return fail(e),
     };
@@ -525,10 +539,27 @@ async fn policies(State(state): State<AppState>, User(who): User, ApiQuery(q): A
             (Some(c), true) => format!("{} ({} open of {})", percent(c.percent), c.open, c.assets_in_scope),
             (None, true) => "not evaluated".to_owned(),
         };
+        let mut rules = String::new();
+        for r in state.rules.rules(&m.id) {
+            let what = if r.description.is_empty() { String::new() } else { format!(": {}", esc(&r.description)) };
+            let _ = match &r.criteria {
+                Some(c) => write!(
+                    rules,
+                    "<details class=\"rule\" data-form=\"declarative\"><summary>Rule <code>{id}</code> (criteria){what}</summary><pre>{c}</pre></details>",
+                    id = esc(&r.id),
+                    c = esc(c),
+                ),
+                None => write!(
+                    rules,
+                    "<div class=\"rule\" data-form=\"code\">Rule <code>{id}</code> (in code){what}</div>",
+                    id = esc(&r.id),
+                ),
+            };
+        }
         let _ = write!(
             body,
             "<tr id=\"policy-{idattr}\"><td><strong>{name}</strong><br><code>{id}</code></td><td class=\"sev-{sev}\">{sev}</td>\
-             <td>{cat}</td><td>{compliance}</td><td>{fw}</td><td>{desc}<br><em>Fix:</em> {res}</td></tr>",
+             <td>{cat}</td><td>{compliance}</td><td>{fw}</td><td>{desc}<br><em>Fix:</em> {res}{rules}</td></tr>",
             idattr = esc(&m.id),
             name = esc(&m.name),
             id = esc(&m.id),

@@ -10,9 +10,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::codec::severity_rank;
-use pacbot_core::AssetId;
+use pacbot_core::{AssetId, Condition, Criteria, Operator};
+use serde_json::Value;
 
-use crate::model::{AssetFilter, FixFilter, TagFilter, ViolationFilter};
+use crate::model::{AssetFilter, CriteriaFilter, FixFilter, TagFilter, ViolationFilter};
 
 /// A WHERE clause under construction, in one SQL dialect.
 pub(crate) trait FilterSql {
@@ -30,10 +31,17 @@ pub(crate) trait FilterSql {
 
     /// The asset `a` carries every tag.
     fn asset_tags(&mut self, tags: &[TagFilter]);
+
+    /// A text parameter's placeholder (typed when the dialect needs it).
+    fn text(&mut self, value: &str) -> String;
+
+    /// A condition: the asset `a` has the tag `key` (with this value, if any).
+    fn tag(&mut self, key: &str, value: Option<&str>) -> String;
 }
 
-/// The conditions of a violation filter, but for its criteria (matched in
-/// Rust). `asset_joined`: the asset is joined as `a` (needed by tag filters).
+/// The conditions of a violation filter. `asset_joined`: the asset is
+/// joined as `a` (needed by tag filters and criteria). Criteria are in the
+/// SQL when [`criteria_in_sql`] says so; else the caller matches them in Rust.
 pub(crate) fn violation_terms(w: &mut impl FilterSql, f: &ViolationFilter, asset_joined: bool) {
     w.texts("v.policy_id", f.policies.iter().map(String::as_str).collect());
     w.ints("v.severity", f.severities.iter().map(|s| severity_rank(*s)).collect());
@@ -51,10 +59,11 @@ pub(crate) fn violation_terms(w: &mut impl FilterSql, f: &ViolationFilter, asset
     }
     if asset_joined {
         w.asset_tags(&f.tags);
+        criteria_term(w, f.criteria.as_ref());
     }
 }
 
-/// The conditions of an asset filter, but for its criteria (matched in Rust).
+/// The conditions of an asset filter; its criteria as for [`violation_terms`].
 pub(crate) fn asset_terms(w: &mut impl FilterSql, f: &AssetFilter) {
     if !f.include_removed {
         w.term("a.removed_at IS NULL".to_owned());
@@ -67,6 +76,124 @@ pub(crate) fn asset_terms(w: &mut impl FilterSql, f: &AssetFilter) {
     w.texts("a.region", f.regions.iter().map(String::as_str).collect());
     w.texts("a.kind", f.kinds.iter().map(|k| k.as_str()).collect());
     w.asset_tags(&f.tags);
+    criteria_term(w, f.criteria.as_ref());
+}
+
+/// Whether these criteria are tested in SQL (by [`violation_terms`] with
+/// the asset joined, and [`asset_terms`]): when every condition in them is
+/// on a field SQL has — the asset's provider, account, region, kind or
+/// resource id, or one tag — with `eq`, `ne`, `in`, `not-in` (strings),
+/// `exists` or `absent`, combined by `all`, `any` and `not`. Other criteria
+/// are matched in Rust, row by row, after the query.
+pub(crate) fn criteria_in_sql(f: Option<&CriteriaFilter>) -> bool {
+    f.is_some_and(|cf| expressible(&cf.criteria))
+}
+
+fn criteria_term(w: &mut impl FilterSql, f: Option<&CriteriaFilter>) {
+    if let Some(cf) = f
+        && expressible(&cf.criteria)
+    {
+        let sql = criteria_sql(w, &cf.criteria);
+        w.term(sql);
+    }
+}
+
+/// An asset-level field a criteria path may name, as SQL sees it.
+enum Field<'a> {
+    /// A column of `a` (never null).
+    Column(&'static str),
+    /// The value of one tag.
+    Tag(&'a str),
+}
+
+/// The field a path names, when SQL has it. Only plain paths are taken
+/// (`account`, `tags.Environment`); a tag key with any other character than
+/// ASCII letters, digits, `-` and `_` stays in Rust, so the path syntax
+/// (dots, brackets, quotes) never needs reading here.
+fn field(c: &Condition) -> Option<Field<'_>> {
+    let text = c.path.as_str();
+    let column = match text {
+        "provider" => "a.provider",
+        "account" => "a.account",
+        "region" => "a.region",
+        "kind" => "a.kind",
+        "resource_id" => "a.resource_id",
+        _ => {
+            let key = text.strip_prefix("tags.")?;
+            let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            return plain.then_some(Field::Tag(key));
+        }
+    };
+    Some(Field::Column(column))
+}
+
+fn strings(values: &[Value]) -> Option<Vec<&str>> {
+    values.iter().map(Value::as_str).collect()
+}
+
+fn expressible(c: &Criteria) -> bool {
+    match c {
+        Criteria::All(cs) | Criteria::Any(cs) => cs.iter().all(expressible),
+        Criteria::Not(c) => expressible(c),
+        Criteria::Match(cond) => {
+            !cond.every
+                && field(cond).is_some()
+                && match &cond.op {
+                    Operator::Eq(v) | Operator::Ne(v) => v.is_string(),
+                    Operator::In(vs) | Operator::NotIn(vs) => strings(vs).is_some(),
+                    Operator::Exists | Operator::Absent => true,
+                    _ => false,
+                }
+        }
+    }
+}
+
+/// The SQL of criteria that are [`expressible`] (anything else is `FALSE`).
+fn criteria_sql(w: &mut impl FilterSql, c: &Criteria) -> String {
+    let join = |w: &mut _, cs: &[Criteria], op: &str, empty: &str| {
+        if cs.is_empty() {
+            return empty.to_owned();
+        }
+        let parts: Vec<String> = cs.iter().map(|c| criteria_sql(w, c)).collect();
+        format!("({})", parts.join(op))
+    };
+    match c {
+        Criteria::All(cs) => join(w, cs, " AND ", "TRUE"),
+        Criteria::Any(cs) => join(w, cs, " OR ", "FALSE"),
+        Criteria::Not(c) => format!("(NOT {})", criteria_sql(w, c)),
+        Criteria::Match(cond) => condition_sql(w, cond).unwrap_or_else(|| "FALSE".to_owned()),
+    }
+}
+
+/// A value of the field is one of `values` (a tag: the asset has it with one of them).
+fn one_of(w: &mut impl FilterSql, field: &Field<'_>, values: &[&str]) -> String {
+    if values.is_empty() {
+        return "FALSE".to_owned();
+    }
+    let parts: Vec<String> = match field {
+        Field::Column(col) => values.iter().map(|v| format!("{col} = {}", w.text(v))).collect(),
+        Field::Tag(key) => values.iter().map(|v| w.tag(key, Some(v))).collect(),
+    };
+    format!("({})", parts.join(" OR "))
+}
+
+fn condition_sql(w: &mut impl FilterSql, cond: &Condition) -> Option<String> {
+    let field = field(cond)?;
+    Some(match &cond.op {
+        Operator::Eq(v) => one_of(w, &field, &[v.as_str()?]),
+        Operator::Ne(v) => format!("(NOT {})", one_of(w, &field, &[v.as_str()?])),
+        Operator::In(vs) => one_of(w, &field, &strings(vs)?),
+        Operator::NotIn(vs) => format!("(NOT {})", one_of(w, &field, &strings(vs)?)),
+        Operator::Exists => match field {
+            Field::Column(_) => "TRUE".to_owned(),
+            Field::Tag(key) => w.tag(key, None),
+        },
+        Operator::Absent => match field {
+            Field::Column(_) => "FALSE".to_owned(),
+            Field::Tag(key) => format!("(NOT {})", w.tag(key, None)),
+        },
+        _ => return None,
+    })
 }
 
 /// The conditions of an auto-fix record filter (the `fix_records` table).

@@ -11,7 +11,7 @@ use super::Tx;
 use super::sql::{Col, Kind, Where, count, int, json, json_opt, limit, order_by};
 use crate::codec::{fold, parse_enum, severity_from_rank};
 use crate::error::{Result, StoreError};
-use crate::filter_sql::{asset_terms, fix_terms, violation_terms};
+use crate::filter_sql::{asset_terms, criteria_in_sql, fix_terms, violation_terms};
 use crate::keyset::{self, KeyPart, List};
 use crate::model::{
     AssetGroupRecord, AssetQuery, AssetRecord, AssetSort, ComplianceSnapshot, ExceptionRecord, FixFilter, FixRecord,
@@ -240,6 +240,8 @@ pub(super) async fn violations(tx: &Tx<'_>, q: &ViolationQuery) -> Result<Page<V
     };
     columns.extend(VIOLATION_KEY_COLS);
     let join_asset = !f.tags.is_empty() || f.criteria.is_some();
+    // Criteria SQL cannot test are matched in Rust, on the decoded asset.
+    let in_rust = f.criteria.as_ref().filter(|_| !criteria_in_sql(f.criteria.as_ref()));
     let run = |pos: Option<&[KeyPart]>, batch: usize| -> Result<(String, Where)> {
         let mut w = Where::default();
         violation_terms(&mut w, f, join_asset);
@@ -254,7 +256,7 @@ pub(super) async fn violations(tx: &Tx<'_>, q: &ViolationQuery) -> Result<Page<V
         // asset match no asset filter.
         let (asset_cols, join) = if join_asset {
             (
-                format!(", {ASSET_COLS}"),
+                if in_rust.is_some() { format!(", {ASSET_COLS}") } else { String::new() },
                 "JOIN LATERAL (SELECT * FROM assets a WHERE a.provider = v.provider AND a.account = v.account \
                  AND a.region = v.region AND a.kind = v.kind AND a.resource_id = v.resource_id OFFSET 0) a ON true",
             )
@@ -270,14 +272,14 @@ pub(super) async fn violations(tx: &Tx<'_>, q: &ViolationQuery) -> Result<Page<V
     };
     let decode = |r: &Row| -> Result<(Violation, bool)> {
         let v = decode_violation(r)?;
-        let keep = match &f.criteria {
+        let keep = match in_rust {
             Some(cf) => cf.criteria.matches(&decode_asset(r, VIOLATION_COL_COUNT)?.asset, cf.at),
             None => true,
         };
         Ok((v, keep))
     };
     let key = |v: &Violation| keyset::violation_key(v, q.sort);
-    let found = keyset_pages(tx, run, decode, key, after, q.page.limit, f.criteria.is_some()).await?;
+    let found = keyset_pages(tx, run, decode, key, after, q.page.limit, in_rust.is_some()).await?;
     Ok(finish(found, q.page.limit, List::Violations, sort, q.order))
 }
 
@@ -414,13 +416,14 @@ pub(super) async fn assets(tx: &Tx<'_>, q: &AssetQuery) -> Result<Page<AssetReco
         );
         Ok((sql, w))
     };
+    let in_rust = f.criteria.as_ref().filter(|_| !criteria_in_sql(f.criteria.as_ref()));
     let decode = |r: &Row| -> Result<(AssetRecord, bool)> {
         let a = decode_asset(r, 0)?;
-        let keep = f.criteria.as_ref().is_none_or(|cf| cf.criteria.matches(&a.asset, cf.at));
+        let keep = in_rust.is_none_or(|cf| cf.criteria.matches(&a.asset, cf.at));
         Ok((a, keep))
     };
     let key = |a: &AssetRecord| keyset::asset_key(a, q.sort);
-    let found = keyset_pages(tx, run, decode, key, after, q.page.limit, f.criteria.is_some()).await?;
+    let found = keyset_pages(tx, run, decode, key, after, q.page.limit, in_rust.is_some()).await?;
     Ok(finish(found, q.page.limit, List::Assets, sort, q.order))
 }
 

@@ -104,15 +104,23 @@ impl FilterSql for Where {
     /// Tags are the `jsonb` column `a.tags`.
     fn asset_tags(&mut self, filters: &[TagFilter]) {
         for t in filters {
-            let key = self.param(t.key.clone());
-            let term = match &t.value {
-                Some(v) => {
-                    let value = self.param(v.clone());
-                    format!("a.tags @> jsonb_build_object({key}::text, {value}::text)")
-                }
-                None => format!("a.tags ? {key}::text"),
-            };
+            let term = self.tag(&t.key, t.value.as_deref());
             self.terms.push(term);
+        }
+    }
+
+    fn text(&mut self, value: &str) -> String {
+        format!("{}::text", self.param(value.to_owned()))
+    }
+
+    fn tag(&mut self, key: &str, value: Option<&str>) -> String {
+        let key = self.text(key);
+        match value {
+            Some(v) => {
+                let value = self.text(v);
+                format!("a.tags @> jsonb_build_object({key}, {value})")
+            }
+            None => format!("a.tags ? {key}"),
         }
     }
 }

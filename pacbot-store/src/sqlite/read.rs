@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::write::scan_key;
 use crate::codec::{fold, from_micros, parse_enum, severity_from_rank};
 use crate::error::{Result, StoreError};
-use crate::filter_sql::{FilterSql, asset_terms, fix_terms, violation_terms};
+use crate::filter_sql::{FilterSql, asset_terms, criteria_in_sql, fix_terms, violation_terms};
 use crate::keyset::{self, KeyPart, List};
 use crate::model::{
     AssetGroupRecord, AssetQuery, AssetRecord, AssetSort, ComplianceSnapshot, ExceptionRecord, FixFilter, FixRecord,
@@ -230,14 +230,22 @@ impl FilterSql for Where {
     /// Tags are rows of `asset_tags`, by the asset's `pk`.
     fn asset_tags(&mut self, tags: &[TagFilter]) {
         for t in tags {
-            let key = self.param(Sql::Text(t.key.clone()));
-            let value = match &t.value {
-                Some(v) => format!(" AND t.value = {}", self.param(Sql::Text(v.clone()))),
-                None => String::new(),
-            };
-            self.terms
-                .push(format!("EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_pk = a.pk AND t.key = {key}{value})"));
+            let term = self.tag(&t.key, t.value.as_deref());
+            self.terms.push(term);
         }
+    }
+
+    fn text(&mut self, value: &str) -> String {
+        self.param(Sql::Text(value.to_owned()))
+    }
+
+    fn tag(&mut self, key: &str, value: Option<&str>) -> String {
+        let key = self.text(key);
+        let value = match value {
+            Some(v) => format!(" AND t.value = {}", self.text(v)),
+            None => String::new(),
+        };
+        format!("EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_pk = a.pk AND t.key = {key}{value})")
     }
 }
 
@@ -338,6 +346,8 @@ pub(super) fn violations(c: &Connection, q: &ViolationQuery) -> Result<Page<Viol
     };
     columns.extend(VIOLATION_KEY_COLS);
     let join_asset = !f.tags.is_empty() || f.criteria.is_some();
+    // Criteria SQL cannot test are matched in Rust, on the decoded asset.
+    let in_rust = f.criteria.as_ref().filter(|_| !criteria_in_sql(f.criteria.as_ref()));
     let run = |pos: Option<&[KeyPart]>, batch: usize| {
         let mut w = Where::default();
         if join_asset {
@@ -348,7 +358,7 @@ pub(super) fn violations(c: &Connection, q: &ViolationQuery) -> Result<Page<Viol
             w.after(&columns, k, q.order);
         }
         let limit = w.param(limit_param(batch));
-        let asset_cols = if join_asset { format!(", {ASSET_COLS}") } else { String::new() };
+        let asset_cols = if in_rust.is_some() { format!(", {ASSET_COLS}") } else { String::new() };
         let join = if join_asset {
             "LEFT JOIN assets a ON a.provider = v.provider AND a.account = v.account AND a.region = v.region \
              AND a.kind = v.kind AND a.resource_id = v.resource_id"
@@ -365,7 +375,7 @@ pub(super) fn violations(c: &Connection, q: &ViolationQuery) -> Result<Page<Viol
     };
     let decode = |r: &Row<'_>| -> Result<Option<Violation>> {
         let v = decode_violation(r)?;
-        if let Some(cf) = &f.criteria {
+        if let Some(cf) = in_rust {
             let asset = decode_asset(r, VIOLATION_COL_COUNT)?;
             if !cf.criteria.matches(&asset.asset, cf.at) {
                 return Ok(None);
@@ -374,7 +384,7 @@ pub(super) fn violations(c: &Connection, q: &ViolationQuery) -> Result<Page<Viol
         Ok(Some(v))
     };
     let key = |v: &Violation| keyset::violation_key(v, q.sort);
-    let found = keyset_pages(c, run, decode, key, after, q.page.limit, f.criteria.is_some())?;
+    let found = keyset_pages(c, run, decode, key, after, q.page.limit, in_rust.is_some())?;
     Ok(finish(found, q.page.limit, List::Violations, sort, q.order))
 }
 
@@ -502,12 +512,13 @@ pub(super) fn assets(c: &Connection, q: &AssetQuery) -> Result<Page<AssetRecord>
         );
         (sql, w.params)
     };
+    let in_rust = f.criteria.as_ref().filter(|_| !criteria_in_sql(f.criteria.as_ref()));
     let decode = |r: &Row<'_>| -> Result<Option<AssetRecord>> {
         let a = decode_asset(r, 0)?;
-        Ok(f.criteria.as_ref().is_none_or(|cf| cf.criteria.matches(&a.asset, cf.at)).then_some(a))
+        Ok(in_rust.is_none_or(|cf| cf.criteria.matches(&a.asset, cf.at)).then_some(a))
     };
     let key = |a: &AssetRecord| keyset::asset_key(a, q.sort);
-    let found = keyset_pages(c, run, decode, key, after, q.page.limit, f.criteria.is_some())?;
+    let found = keyset_pages(c, run, decode, key, after, q.page.limit, in_rust.is_some())?;
     Ok(finish(found, q.page.limit, List::Assets, sort, q.order))
 }
 

@@ -349,6 +349,44 @@ pub async fn filters(store: &dyn Harness) {
     .await;
     let missing = AssetFilter { tags: vec![TagFilter::eq("Env", "staging")], ..g() };
     assert!(store.all_assets(missing).await.unwrap().is_empty());
+
+    // Criteria select what matching them in Rust selects, whether a backend
+    // tests them in SQL (asset fields and tags with eq, ne, in, not-in,
+    // exists, absent, under all / any / not) or after its query (the rest).
+    for criteria in [
+        json!({"path": "tags.Env", "eq": "prod"}),
+        json!({"path": "tags.Env", "ne": "prod"}),
+        json!({"path": "tags.Team", "ne": "payments"}),
+        json!({"path": "tags.Env", "in": ["prod", "staging"]}),
+        json!({"path": "tags.Env", "not-in": ["dev"]}),
+        json!({"path": "tags.Team", "exists": true}),
+        json!({"path": "tags.Team", "absent": true}),
+        json!({"path": "account", "in": ["111", "333"]}),
+        json!({"path": "region", "ne": "us-east-1"}),
+        json!({"path": "kind", "eq": INSTANCE}),
+        json!({"path": "provider", "eq": "aws"}),
+        json!({"path": "account", "exists": true}),
+        json!({"any": [{"path": "tags.Team", "eq": "payments"}, {"path": "account", "eq": "222"}]}),
+        json!({"all": [{"path": "tags.Env", "eq": "prod"}, {"not": {"path": "region", "eq": "eu-west-1"}}]}),
+        json!({"not": {"any": [{"path": "tags.Env", "eq": "dev"}, {"path": "tags.Team", "exists": true}]}}),
+        json!({"all": []}),
+        // Not expressible in SQL: matched after the query, alone or inside.
+        json!({"path": "tags.Env", "glob": "pr*"}),
+        json!({"any": [{"path": "state.name", "eq": "stopped"}, {"path": "tags.Team", "eq": "payments"}]}),
+    ] {
+        let criteria: Criteria = serde_json::from_value(criteria).unwrap();
+        let cf = CriteriaFilter { criteria: criteria.clone(), at: at(0) };
+        let matching = |a: &Asset| criteria.matches(a, at(0));
+        check_assets(store, &assets, AssetFilter { criteria: Some(cf.clone()), ..g() }, matching).await;
+        check_violations(store, &all, ViolationFilter { criteria: Some(cf), ..f() }, |v| {
+            asset_of(&v.key.asset).is_some_and(matching)
+        })
+        .await;
+    }
+    // `any` of nothing matches nothing.
+    let nothing = CriteriaFilter { criteria: Criteria::Any(Vec::new()), at: at(0) };
+    assert!(store.all_assets(AssetFilter { criteria: Some(nothing.clone()), ..g() }).await.unwrap().is_empty());
+    assert!(store.all_violations(ViolationFilter { criteria: Some(nothing), ..f() }).await.unwrap().is_empty());
 }
 
 /// Search finds text in resource ids, names, tag values (ASCII
