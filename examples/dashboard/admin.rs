@@ -842,11 +842,7 @@ async fn operations(State(state): State<AppState>, User(who): User) -> Response 
                     (None, None, None) => String::new(),
                 };
                 let button = if p.status == PlanStatus::Ready {
-                    format!(
-                        "<form method=\"post\" action=\"/admin/operations/approve\"><input type=\"hidden\" name=\"id\" \
-                         value=\"{}\"><button>Approve and fix</button></form>",
-                        esc(&p.id)
-                    )
+                    post_button("/admin/operations/approve", &p.id, "Approve and fix")
                 } else {
                     String::new()
                 };
@@ -878,11 +874,7 @@ async fn operations(State(state): State<AppState>, User(who): User) -> Response 
             continue;
         }
         let button = if f.status == "queued" && state.autofix.is_some() {
-            format!(
-                "<form method=\"post\" action=\"/admin/operations/dispatch\"><input type=\"hidden\" name=\"id\" \
-                 value=\"{}\"><button>Dispatch to bots</button></form>",
-                esc(&f.id)
-            )
+            post_button("/admin/operations/dispatch", &f.id, "Dispatch to bots")
         } else {
             String::new()
         };
@@ -897,6 +889,15 @@ async fn operations(State(state): State<AppState>, User(who): User) -> Response 
     }
     body.push_str("</table>");
     ui::page("Operations", &who, &groups, None, &body)
+}
+
+/// A one-button form posting `id` to `action` (`action` and `label` are the
+/// page's own text; `id` is escaped).
+fn post_button(action: &str, id: &str, label: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"id\" value=\"{}\"><button>{label}</button></form>",
+        esc(id)
+    )
 }
 
 #[derive(Deserialize)]
