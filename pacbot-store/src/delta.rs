@@ -23,7 +23,7 @@ use crate::model::ScanCommit;
 use crate::validate::asset_fingerprint;
 
 /// A stored asset, as the plan needs it. `K` is how the backend finds the row again.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Known<K> {
     pub resource_id: String,
     pub handle: K,
@@ -105,15 +105,37 @@ pub(crate) struct AssetPlan<K> {
     pub touched: Vec<(usize, K)>,
     /// Stored assets to mark removed.
     pub removed: Vec<Removed<K>>,
+    /// The stored assets of each scope as the commit leaves them (see
+    /// [`AssetPlan::after`]), with the place of each new and changed asset
+    /// in them, in the order of `new` and `changed`.
+    after: Vec<ScopeAfter<K>>,
+    new_slots: Vec<(usize, usize)>,
+    changed_slots: Vec<(usize, usize)>,
+}
+
+/// One scope's stored assets as a commit leaves them.
+#[derive(Debug)]
+struct ScopeAfter<K> {
+    scope: usize,
+    stored: Vec<Known<K>>,
+    seen: Option<i64>,
 }
 
 impl<K> Default for AssetPlan<K> {
     fn default() -> Self {
-        Self { new: Vec::new(), changed: Vec::new(), touched: Vec::new(), removed: Vec::new() }
+        Self {
+            new: Vec::new(),
+            changed: Vec::new(),
+            touched: Vec::new(),
+            removed: Vec::new(),
+            after: Vec::new(),
+            new_slots: Vec::new(),
+            changed_slots: Vec::new(),
+        }
     }
 }
 
-impl<K> AssetPlan<K> {
+impl<K: Clone + Default> AssetPlan<K> {
     /// Adds the plan of one scope (`scopes[index]`), given its stored assets
     /// by resource id and the time its last complete scan saw it (`None`:
     /// never). Only assets stored before are fingerprinted.
@@ -126,31 +148,79 @@ impl<K> AssetPlan<K> {
         scope_seen: Option<i64>,
         at: i64,
     ) {
+        let slot = self.after.len();
+        let mut after: Vec<Known<K>> = Vec::with_capacity(stored.len().max(work.assets.len()));
         let mut stored = stored.into_iter().peekable();
-        let unseen = |k: Known<K>, removed: &mut Vec<Removed<K>>| {
+        let unseen = |mut k: Known<K>, removed: &mut Vec<Removed<K>>, after: &mut Vec<Known<K>>| {
             let last_seen = k.last_seen.max(scope_seen.unwrap_or(i64::MIN));
             if work.complete && !k.removed && last_seen < at {
-                removed.push(Removed { scope: index, resource_id: k.resource_id, handle: k.handle, last_seen });
+                let resource_id = k.resource_id.clone();
+                removed.push(Removed { scope: index, resource_id, handle: k.handle.clone(), last_seen });
+                (k.removed, k.last_seen) = (true, last_seen);
             }
+            after.push(k);
         };
         for &i in &work.assets {
             let rid = assets[i].id.resource_id.as_str();
             while let Some(k) = stored.next_if(|k| k.resource_id.as_str() < rid) {
-                unseen(k, &mut self.removed);
+                unseen(k, &mut self.removed, &mut after);
             }
             match stored.next_if(|k| k.resource_id == rid) {
-                None => self.new.push(i),
-                // A stored fingerprint of 0 is not known (a row of an older schema).
-                Some(k) if k.removed || k.hash == 0 || k.hash != asset_fingerprint(&assets[i]) => {
-                    self.changed.push((i, k.handle));
+                None => {
+                    self.new.push(i);
+                    self.new_slots.push((slot, after.len()));
+                    after.push(Known {
+                        resource_id: rid.to_owned(),
+                        handle: K::default(),
+                        hash: 0,
+                        last_seen: at,
+                        removed: false,
+                    });
                 }
-                Some(k) if !work.complete => self.touched.push((i, k.handle)),
-                Some(_) => {}
+                // A stored fingerprint of 0 is not known (a row of an older schema).
+                Some(mut k) if k.removed || k.hash == 0 || k.hash != asset_fingerprint(&assets[i]) => {
+                    self.changed.push((i, k.handle.clone()));
+                    self.changed_slots.push((slot, after.len()));
+                    (k.removed, k.last_seen) = (false, at);
+                    after.push(k);
+                }
+                Some(mut k) if !work.complete => {
+                    self.touched.push((i, k.handle.clone()));
+                    k.last_seen = at;
+                    after.push(k);
+                }
+                Some(k) => after.push(k),
             }
         }
         for k in stored {
-            unseen(k, &mut self.removed);
+            unseen(k, &mut self.removed, &mut after);
         }
+        let seen = if work.complete { Some(scope_seen.map_or(at, |s| s.max(at))) } else { scope_seen };
+        self.after.push(ScopeAfter { scope: index, stored: after, seen });
+    }
+
+    /// Records what the backend wrote for the new assets (their rows and
+    /// fingerprints, in the order of `new`) and the changed ones (their
+    /// fingerprints, in the order of `changed`).
+    pub(crate) fn written(&mut self, new: impl IntoIterator<Item = (K, i64)>, changed: impl IntoIterator<Item = i64>) {
+        for (&(s, p), (handle, hash)) in self.new_slots.iter().zip(new) {
+            if let Some(k) = self.after.get_mut(s).and_then(|a| a.stored.get_mut(p)) {
+                (k.handle, k.hash) = (handle, hash);
+            }
+        }
+        for (&(s, p), hash) in self.changed_slots.iter().zip(changed) {
+            if let Some(k) = self.after.get_mut(s).and_then(|a| a.stored.get_mut(p)) {
+                k.hash = hash;
+            }
+        }
+    }
+
+    /// The stored assets of each scope of the commit (by the index of the
+    /// scope), sorted by resource id, and the time its last complete scan
+    /// saw it, as the commit leaves them — what reading them back would
+    /// give, once [`AssetPlan::written`] has filled in the new rows.
+    pub(crate) fn after(&mut self) -> impl Iterator<Item = (usize, Vec<Known<K>>, Option<i64>)> + '_ {
+        self.after.drain(..).map(|a| (a.scope, a.stored, a.seen))
     }
 }
 

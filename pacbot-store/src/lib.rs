@@ -160,6 +160,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod cache;
 mod codec;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod delta;
