@@ -143,11 +143,12 @@ impl<K: Clone + Default> AssetPlan<K> {
         &mut self,
         index: usize,
         work: &ScopeWork<'_>,
-        assets: &[Asset],
+        incoming: &Incoming<'_>,
         stored: Vec<Known<K>>,
         scope_seen: Option<i64>,
         at: i64,
     ) {
+        let assets = incoming.assets;
         let slot = self.after.len();
         let mut after: Vec<Known<K>> = Vec::with_capacity(stored.len().max(work.assets.len()));
         let mut stored = stored.into_iter().peekable();
@@ -178,7 +179,7 @@ impl<K: Clone + Default> AssetPlan<K> {
                     });
                 }
                 // A stored fingerprint of 0 is not known (a row of an older schema).
-                Some(mut k) if k.removed || k.hash == 0 || k.hash != asset_fingerprint(&assets[i]) => {
+                Some(mut k) if k.removed || k.hash == 0 || k.hash != incoming.fingerprint(i) => {
                     self.changed.push((i, k.handle.clone()));
                     self.changed_slots.push((slot, after.len()));
                     (k.removed, k.last_seen) = (false, at);
@@ -224,6 +225,56 @@ impl<K: Clone + Default> AssetPlan<K> {
     }
 }
 
+/// A commit's assets, with the fingerprints computed ahead (0: not computed).
+#[derive(Debug)]
+pub(crate) struct Incoming<'a> {
+    assets: &'a [Asset],
+    prints: Vec<i64>,
+}
+
+impl Incoming<'_> {
+    /// The fingerprint of `assets[i]`.
+    fn fingerprint(&self, i: usize) -> i64 {
+        match self.prints.get(i) {
+            Some(&f) if f != 0 => f,
+            _ => asset_fingerprint(&self.assets[i]),
+        }
+    }
+}
+
+/// Below this many assets to fingerprint per thread, one thread does it all.
+const PRINTS_PER_THREAD: usize = 20_000;
+
+/// The fingerprints of `assets[i]` for each `i` of `wanted` (0 for the
+/// others: not computed), on as many threads as the machine has cores. A
+/// rescan compares every asset it sees with the stored one; this is most of
+/// its work once the stored state is known.
+pub(crate) fn fingerprints<'a>(assets: &'a [Asset], wanted: &[usize]) -> Incoming<'a> {
+    let mut out = vec![0; assets.len()];
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = cores.min(wanted.len() / PRINTS_PER_THREAD).max(1);
+    if threads == 1 {
+        for &i in wanted {
+            out[i] = asset_fingerprint(&assets[i]);
+        }
+        return Incoming { assets, prints: out };
+    }
+    let chunk = wanted.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|ids| (ids, s.spawn(move || ids.iter().map(|&i| asset_fingerprint(&assets[i])).collect::<Vec<_>>())))
+            .collect();
+        for (ids, part) in parts {
+            // A thread that failed leaves its fingerprints to be computed on demand.
+            for (&i, f) in ids.iter().zip(part.join().unwrap_or_default()) {
+                out[i] = f;
+            }
+        }
+    });
+    Incoming { assets, prints: out }
+}
+
 fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
@@ -232,5 +283,30 @@ impl<K> AssetPlan<K> {
     /// (new, changed, removed) as counts.
     pub(crate) fn counts(&self) -> (u64, u64, u64) {
         (count(self.new.len()), count(self.changed.len()), count(self.removed.len()))
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::fixtures::bucket;
+
+    #[test]
+    fn fingerprints_on_threads_equal_one_by_one() {
+        let n = 3 * PRINTS_PER_THREAD;
+        let assets: Vec<Asset> =
+            (0..n).map(|i| bucket("111", "eu-west-1", &format!("b{i}"), "Enabled", i % 3 == 0)).collect();
+        // Every other asset wanted; the rest stay 0 (computed on demand).
+        let wanted: Vec<usize> = (0..n).step_by(2).collect();
+        let incoming = fingerprints(&assets, &wanted);
+        for (i, a) in assets.iter().enumerate() {
+            let ahead = incoming.prints[i];
+            if i % 2 == 0 {
+                assert_eq!(ahead, asset_fingerprint(a), "asset {i}");
+            } else {
+                assert_eq!(ahead, 0, "asset {i} was not wanted");
+            }
+            assert_eq!(incoming.fingerprint(i), asset_fingerprint(a));
+        }
     }
 }

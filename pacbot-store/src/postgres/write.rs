@@ -262,10 +262,10 @@ pub(super) async fn commit_scan(
              ORDER BY resource_id",
         )
         .await?;
-    for (i, w) in scopes.iter().enumerate() {
-        if let Some((stored, seen)) = known.assets.remove(&cache::owned((w.provider, w.account, w.region, w.kind))) {
-            stored_before += stored.len();
-            plan.merge(i, w, &c.assets, stored, seen, at.timestamp_micros());
+    let mut read_back = Vec::with_capacity(scopes.len());
+    for w in &scopes {
+        if let Some(held) = known.assets.remove(&cache::owned((w.provider, w.account, w.region, w.kind))) {
+            read_back.push(held);
             continue;
         }
         let key: [&(dyn ToSql + Sync); 4] = [&w.provider, &w.account, &w.region, &w.kind];
@@ -283,8 +283,18 @@ pub(super) async fn commit_scan(
                 removed: r.try_get(3)?,
             });
         }
+        read_back.push((stored, seen));
+    }
+    let compared: Vec<usize> = scopes
+        .iter()
+        .zip(&read_back)
+        .filter(|(_, (held, _))| !held.is_empty())
+        .flat_map(|(w, _)| w.assets.iter().copied())
+        .collect();
+    let incoming = delta::fingerprints(&c.assets, &compared);
+    for (i, (w, (stored, seen))) in scopes.iter().zip(read_back).enumerate() {
         stored_before += stored.len();
-        plan.merge(i, w, &c.assets, stored, seen, at.timestamp_micros());
+        plan.merge(i, w, &incoming, stored, seen, at.timestamp_micros());
     }
     let mut copy = start_copy(
         tx,

@@ -200,12 +200,22 @@ pub(super) fn commit_scan(
     // Assets: what changed since the stored state, scope by scope.
     let scopes = delta::scopes(c);
     let mut plan = AssetPlan::default();
-    for (i, w) in scopes.iter().enumerate() {
-        let (stored, seen) = match known.assets.remove(&cache::owned((w.provider, w.account, w.region, w.kind))) {
+    let mut stored = Vec::with_capacity(scopes.len());
+    for w in &scopes {
+        stored.push(match known.assets.remove(&cache::owned((w.provider, w.account, w.region, w.kind))) {
             Some(held) => held,
             None => stored_assets(&tx, w)?,
-        };
-        plan.merge(i, w, &c.assets, stored, seen, at_us);
+        });
+    }
+    let compared: Vec<usize> = scopes
+        .iter()
+        .zip(&stored)
+        .filter(|(_, (held, _))| !held.is_empty())
+        .flat_map(|(w, _)| w.assets.iter().copied())
+        .collect();
+    let incoming = delta::fingerprints(&c.assets, &compared);
+    for (i, (w, (held, seen))) in scopes.iter().zip(stored).enumerate() {
+        plan.merge(i, w, &incoming, held, seen, at_us);
     }
     // A bulk load (the first scan of an estate) builds the tags' secondary
     // indexes once, sorted, after the rows are in, instead of inserting
