@@ -318,6 +318,9 @@ fn main() {
                 if largest {
                     put_groups(&store).await;
                     print_queries("PostgreSQL", n, &queries(&store, now()).await);
+                    if std::env::var_os("PACBOT_BENCH_EXPLAIN").is_some() {
+                        explain_group_page(schema.url()).await;
+                    }
                 }
                 drop(store);
                 drop(schema);
@@ -332,4 +335,26 @@ async fn put_groups(store: &dyn Store) {
     for g in support::estate::groups() {
         store.put_group(g, pacbot_store::Stamp::new("bench", now())).await.unwrap();
     }
+}
+
+/// With `PACBOT_BENCH_EXPLAIN` set: the group-filtered page once more, on a
+/// connection whose statements' plans (`EXPLAIN (ANALYZE, BUFFERS)`) the
+/// server's `auto_explain` writes to its log.
+#[cfg(feature = "postgres")]
+async fn explain_group_page(url: &str) {
+    let options = ["session_preload_libraries=auto_explain", "auto_explain.log_min_duration=0"]
+        .into_iter()
+        .chain(["auto_explain.log_analyze=on", "auto_explain.log_buffers=on"])
+        .map(|o| format!("%20-c{}", o.replace('=', "%3D")))
+        .collect::<String>();
+    let store = pacbot_store::PostgresStore::open(&format!("{url}{options}")).await.unwrap();
+    let group = store.group_filter("production", now()).await.ok();
+    let filter = ViolationFilter {
+        statuses: vec![pacbot_core::ViolationStatus::Open],
+        criteria: group,
+        ..ViolationFilter::default()
+    };
+    let query = ViolationQuery { filter, page: PageRequest::first(50), ..Default::default() };
+    let items = store.violations(&query).await.unwrap().items.len();
+    println!("  (PACBOT_BENCH_EXPLAIN: the group-filtered page, {items} items, explained in the server's log)");
 }

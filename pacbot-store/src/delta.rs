@@ -23,7 +23,7 @@ use crate::model::ScanCommit;
 use crate::validate::asset_fingerprint;
 
 /// A stored asset, as the plan needs it. `K` is how the backend finds the row again.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Known<K> {
     pub resource_id: String,
     pub handle: K,
@@ -105,15 +105,37 @@ pub(crate) struct AssetPlan<K> {
     pub touched: Vec<(usize, K)>,
     /// Stored assets to mark removed.
     pub removed: Vec<Removed<K>>,
+    /// The stored assets of each scope as the commit leaves them (see
+    /// [`AssetPlan::after`]), with the place of each new and changed asset
+    /// in them, in the order of `new` and `changed`.
+    after: Vec<ScopeAfter<K>>,
+    new_slots: Vec<(usize, usize)>,
+    changed_slots: Vec<(usize, usize)>,
+}
+
+/// One scope's stored assets as a commit leaves them.
+#[derive(Debug)]
+struct ScopeAfter<K> {
+    scope: usize,
+    stored: Vec<Known<K>>,
+    seen: Option<i64>,
 }
 
 impl<K> Default for AssetPlan<K> {
     fn default() -> Self {
-        Self { new: Vec::new(), changed: Vec::new(), touched: Vec::new(), removed: Vec::new() }
+        Self {
+            new: Vec::new(),
+            changed: Vec::new(),
+            touched: Vec::new(),
+            removed: Vec::new(),
+            after: Vec::new(),
+            new_slots: Vec::new(),
+            changed_slots: Vec::new(),
+        }
     }
 }
 
-impl<K> AssetPlan<K> {
+impl<K: Clone + Default> AssetPlan<K> {
     /// Adds the plan of one scope (`scopes[index]`), given its stored assets
     /// by resource id and the time its last complete scan saw it (`None`:
     /// never). Only assets stored before are fingerprinted.
@@ -121,37 +143,136 @@ impl<K> AssetPlan<K> {
         &mut self,
         index: usize,
         work: &ScopeWork<'_>,
-        assets: &[Asset],
+        incoming: &Incoming<'_>,
         stored: Vec<Known<K>>,
         scope_seen: Option<i64>,
         at: i64,
     ) {
+        let assets = incoming.assets;
+        let slot = self.after.len();
+        let mut after: Vec<Known<K>> = Vec::with_capacity(stored.len().max(work.assets.len()));
         let mut stored = stored.into_iter().peekable();
-        let unseen = |k: Known<K>, removed: &mut Vec<Removed<K>>| {
+        let unseen = |mut k: Known<K>, removed: &mut Vec<Removed<K>>, after: &mut Vec<Known<K>>| {
             let last_seen = k.last_seen.max(scope_seen.unwrap_or(i64::MIN));
             if work.complete && !k.removed && last_seen < at {
-                removed.push(Removed { scope: index, resource_id: k.resource_id, handle: k.handle, last_seen });
+                let resource_id = k.resource_id.clone();
+                removed.push(Removed { scope: index, resource_id, handle: k.handle.clone(), last_seen });
+                (k.removed, k.last_seen) = (true, last_seen);
             }
+            after.push(k);
         };
         for &i in &work.assets {
             let rid = assets[i].id.resource_id.as_str();
             while let Some(k) = stored.next_if(|k| k.resource_id.as_str() < rid) {
-                unseen(k, &mut self.removed);
+                unseen(k, &mut self.removed, &mut after);
             }
             match stored.next_if(|k| k.resource_id == rid) {
-                None => self.new.push(i),
-                // A stored fingerprint of 0 is not known (a row of an older schema).
-                Some(k) if k.removed || k.hash == 0 || k.hash != asset_fingerprint(&assets[i]) => {
-                    self.changed.push((i, k.handle));
+                None => {
+                    self.new.push(i);
+                    self.new_slots.push((slot, after.len()));
+                    after.push(Known {
+                        resource_id: rid.to_owned(),
+                        handle: K::default(),
+                        hash: 0,
+                        last_seen: at,
+                        removed: false,
+                    });
                 }
-                Some(k) if !work.complete => self.touched.push((i, k.handle)),
-                Some(_) => {}
+                // A stored fingerprint of 0 is not known (a row of an older schema).
+                Some(mut k) if k.removed || k.hash == 0 || k.hash != incoming.fingerprint(i) => {
+                    self.changed.push((i, k.handle.clone()));
+                    self.changed_slots.push((slot, after.len()));
+                    (k.removed, k.last_seen) = (false, at);
+                    after.push(k);
+                }
+                Some(mut k) if !work.complete => {
+                    self.touched.push((i, k.handle.clone()));
+                    k.last_seen = at;
+                    after.push(k);
+                }
+                Some(k) => after.push(k),
             }
         }
         for k in stored {
-            unseen(k, &mut self.removed);
+            unseen(k, &mut self.removed, &mut after);
+        }
+        let seen = if work.complete { Some(scope_seen.map_or(at, |s| s.max(at))) } else { scope_seen };
+        self.after.push(ScopeAfter { scope: index, stored: after, seen });
+    }
+
+    /// Records what the backend wrote for the new assets (their rows and
+    /// fingerprints, in the order of `new`) and the changed ones (their
+    /// fingerprints, in the order of `changed`).
+    pub(crate) fn written(&mut self, new: impl IntoIterator<Item = (K, i64)>, changed: impl IntoIterator<Item = i64>) {
+        for (&(s, p), (handle, hash)) in self.new_slots.iter().zip(new) {
+            if let Some(k) = self.after.get_mut(s).and_then(|a| a.stored.get_mut(p)) {
+                (k.handle, k.hash) = (handle, hash);
+            }
+        }
+        for (&(s, p), hash) in self.changed_slots.iter().zip(changed) {
+            if let Some(k) = self.after.get_mut(s).and_then(|a| a.stored.get_mut(p)) {
+                k.hash = hash;
+            }
         }
     }
+
+    /// The stored assets of each scope of the commit (by the index of the
+    /// scope), sorted by resource id, and the time its last complete scan
+    /// saw it, as the commit leaves them — what reading them back would
+    /// give, once [`AssetPlan::written`] has filled in the new rows.
+    pub(crate) fn after(&mut self) -> impl Iterator<Item = (usize, Vec<Known<K>>, Option<i64>)> + '_ {
+        self.after.drain(..).map(|a| (a.scope, a.stored, a.seen))
+    }
+}
+
+/// A commit's assets, with the fingerprints computed ahead (0: not computed).
+#[derive(Debug)]
+pub(crate) struct Incoming<'a> {
+    assets: &'a [Asset],
+    prints: Vec<i64>,
+}
+
+impl Incoming<'_> {
+    /// The fingerprint of `assets[i]`.
+    fn fingerprint(&self, i: usize) -> i64 {
+        match self.prints.get(i) {
+            Some(&f) if f != 0 => f,
+            _ => asset_fingerprint(&self.assets[i]),
+        }
+    }
+}
+
+/// Below this many assets to fingerprint per thread, one thread does it all.
+const PRINTS_PER_THREAD: usize = 20_000;
+
+/// The fingerprints of `assets[i]` for each `i` of `wanted` (0 for the
+/// others: not computed), on as many threads as the machine has cores. A
+/// rescan compares every asset it sees with the stored one; this is most of
+/// its work once the stored state is known.
+pub(crate) fn fingerprints<'a>(assets: &'a [Asset], wanted: &[usize]) -> Incoming<'a> {
+    let mut out = vec![0; assets.len()];
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = cores.min(wanted.len() / PRINTS_PER_THREAD).max(1);
+    if threads == 1 {
+        for &i in wanted {
+            out[i] = asset_fingerprint(&assets[i]);
+        }
+        return Incoming { assets, prints: out };
+    }
+    let chunk = wanted.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|ids| (ids, s.spawn(move || ids.iter().map(|&i| asset_fingerprint(&assets[i])).collect::<Vec<_>>())))
+            .collect();
+        for (ids, part) in parts {
+            // A thread that failed leaves its fingerprints to be computed on demand.
+            for (&i, f) in ids.iter().zip(part.join().unwrap_or_default()) {
+                out[i] = f;
+            }
+        }
+    });
+    Incoming { assets, prints: out }
 }
 
 fn count(n: usize) -> u64 {
@@ -162,5 +283,30 @@ impl<K> AssetPlan<K> {
     /// (new, changed, removed) as counts.
     pub(crate) fn counts(&self) -> (u64, u64, u64) {
         (count(self.new.len()), count(self.changed.len()), count(self.removed.len()))
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::fixtures::bucket;
+
+    #[test]
+    fn fingerprints_on_threads_equal_one_by_one() {
+        let n = 3 * PRINTS_PER_THREAD;
+        let assets: Vec<Asset> =
+            (0..n).map(|i| bucket("111", "eu-west-1", &format!("b{i}"), "Enabled", i % 3 == 0)).collect();
+        // Every other asset wanted; the rest stay 0 (computed on demand).
+        let wanted: Vec<usize> = (0..n).step_by(2).collect();
+        let incoming = fingerprints(&assets, &wanted);
+        for (i, a) in assets.iter().enumerate() {
+            let ahead = incoming.prints[i];
+            if i % 2 == 0 {
+                assert_eq!(ahead, asset_fingerprint(a), "asset {i}");
+            } else {
+                assert_eq!(ahead, 0, "asset {i} was not wanted");
+            }
+            assert_eq!(incoming.fingerprint(i), asset_fingerprint(a));
+        }
     }
 }

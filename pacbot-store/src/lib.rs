@@ -71,16 +71,21 @@
 //! SQLite: one `BEGIN IMMEDIATE` transaction on the writer connection; the
 //! stored assets of each scope are read in key order and compared with the
 //! commit's (see *Rescans write only what changed*); new assets are inserted
-//! in key order while a helper thread serializes the next ones' documents;
-//! violations are looked up by key and written only when their fingerprint
-//! changed. The database runs in WAL mode with `synchronous = NORMAL`: a
+//! in key order while a helper thread serializes the next ones' documents,
+//! and their tags then inserted from the stored tags documents
+//! (`json_each`) by one statement per run of new keys; the stored violations
+//! of each scope are read at once and a violation written only when its
+//! fingerprint changed. A bulk load — at least 50 000 new tags, and more than
+//! the table held — drops the secondary indexes of `asset_tags` inside the
+//! transaction and creates them again once the rows are in (one sorted
+//! build instead of a million random inserts into an index larger than the
+//! page cache: that was most of the first commit of a million assets). The database runs in WAL mode with `synchronous = NORMAL`: a
 //! commit is atomic and survives a crash of the process (a kill -9 in the
 //! middle of a commit leaves the previous state, which `tests/sqlite_crash.rs`
 //! checks); a power loss may lose the last commits, never corrupt the
 //! database. The WAL is checkpointed by another connection after each write,
 //! not inside the committing call ([`SqliteStore::checkpoint`] waits for it),
-//! and the writer keeps a page cache of up to 256 MiB for the indexes a large
-//! commit updates.
+//! and the writer keeps a page cache of up to 256 MiB.
 //!
 //! PostgreSQL: per-shard advisory locks, then the same comparison (stored
 //! fingerprints read scope by scope), and only new and changed rows streamed
@@ -88,6 +93,24 @@
 //! (`INSERT … SELECT … ON CONFLICT`); unchanged assets seen outside a
 //! completed scope and removed ones are updated from arrays (`unnest`). A
 //! commit that grows a table by more than a tenth refreshes its statistics.
+//! A bulk load — at least 50 000 assets, more than twice what `assets` holds
+//! by the planner's estimate — first locks `assets` and `violations`
+//! (`ACCESS EXCLUSIVE`, before reading them, so two bulk loads queue rather
+//! than deadlock; readers and other shards' commits wait for it), drops
+//! their secondary indexes (the GIN indexes of the documents, `violations_by_asset`)
+//! and creates them again before the commit ends.
+//!
+//! Both database backends keep, per store instance, what their last commit
+//! left stored in the scopes it wrote: the assets' fingerprints, last-seen
+//! times and removal, and the violations' fingerprints (about 100 bytes an
+//! asset). The next commit uses it instead of reading those scopes back,
+//! but only when the commit clock (see *Scans of one scope*), read inside
+//! its transaction under the write lock (SQLite) or the shard locks
+//! (PostgreSQL), still shows the value that commit set: any other commit —
+//! another instance, process or machine — makes it read the database again.
+//! On PostgreSQL, when other shards' commits took clock values during a
+//! commit, only the committing scopes' part is kept (its shard locks kept
+//! them to itself). A failed commit forgets it.
 //!
 //! # Scans of one scope
 //!
@@ -160,6 +183,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod cache;
 mod codec;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod delta;

@@ -296,3 +296,12 @@ async fn a_version_1_database_migrates_and_answers_as_before() {
     assert_eq!(n, PostgresStore::schema_version());
     after_migration_from_v1(&store).await;
 }
+
+/// Two stores on one database commit the same scope in turn: what one
+/// knows of its last commit must not hide the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_writer_between_commits() {
+    let (first, schema) = scratch_store().await;
+    let second = PostgresStore::open(schema.url()).await.unwrap();
+    pacbot_store::testing::another_writer_between_commits(&first, &second).await;
+}

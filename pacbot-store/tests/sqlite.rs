@@ -105,3 +105,14 @@ async fn a_version_1_database_migrates_and_answers_as_before() {
     assert_eq!(version, SqliteStore::schema_version());
     after_migration_from_v1(&store).await;
 }
+
+/// Two stores on one file commit the same scope in turn: what one remembers
+/// of its last commit must not hide the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_writer_between_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pacbot.db");
+    let first = SqliteStore::open(&path).await.unwrap();
+    let second = SqliteStore::open(&path).await.unwrap();
+    pacbot_store::testing::another_writer_between_commits(&first, &second).await;
+}

@@ -59,6 +59,8 @@ struct Inner {
     /// The schema the tables live in (`current_schema()`); it scopes the advisory locks.
     schema: String,
     pool: Pool,
+    /// What this store knows of its last commit (see [`crate::cache`]).
+    cache: std::sync::Mutex<Option<write::Cache>>,
     fail: FailPoint,
 }
 
@@ -221,7 +223,15 @@ impl PostgresStore {
         let schema =
             schema::migrate(&mut client, &location).await.map_err(|e| e.during(&format!("opening `{location}`")))?;
         drop(client);
-        Ok(Self { inner: Arc::new(Inner { location, schema, pool, fail: FailPoint::default() }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                location,
+                schema,
+                pool,
+                cache: std::sync::Mutex::new(None),
+                fail: FailPoint::default(),
+            }),
+        })
     }
 
     /// The database's URL, without its password.
@@ -306,13 +316,21 @@ impl Store for PostgresStore {
     async fn commit_scan(&self, mut commit: ScanCommit) -> Result<ScanRecord> {
         let prepared = validate::commit(&mut commit)?;
         let inner = &self.inner;
-        writing!(self, "committing a scan", |tx| write::commit_scan(
+        // Taken for the commit (a concurrent commit of this store reads the
+        // database instead), put back once it is committed.
+        let held = inner.cache.lock().ok().and_then(|mut c| c.take());
+        let (rec, known) = writing!(self, "committing a scan", |tx| write::commit_scan(
             &tx,
             &commit,
             &prepared,
             &inner.fail,
-            &inner.schema
-        ))
+            &inner.schema,
+            held
+        ))?;
+        if let Ok(mut c) = inner.cache.lock() {
+            *c = Some(known);
+        }
+        Ok(rec)
     }
 
     async fn abort_scan(&self, scan: ScanId, reason: &str) -> Result<ScanRecord> {

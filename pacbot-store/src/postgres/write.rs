@@ -1,10 +1,10 @@
 //! Writes: scans (one transaction per commit, rows streamed with binary
 //! `COPY`), exceptions, groups, policies, auto-fix records.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use pacbot_core::{AssetGroup, AssetId, Exception, ScopeStatus, Violation};
+use pacbot_core::{AssetGroup, AssetId, Exception, ScopeStatus};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -12,6 +12,7 @@ use super::Tx;
 use super::locks;
 use super::read::{self, scan_key};
 use super::sql::int;
+use crate::cache::{self, ScopeKey, ScopeRef, WriteCache};
 use crate::codec::{enum_name, severity_rank};
 use crate::delta::{self, AssetPlan, Known};
 use crate::error::{Result, StoreError};
@@ -85,7 +86,7 @@ async fn check_scopes(tx: &Tx<'_>, c: &ScanCommit, began: i64) -> Result<()> {
 /// Advances the commit clock and stamps the commit's scopes with it. The
 /// clock's row stays locked until the transaction ends, so commits take
 /// their values in the order they become visible.
-async fn stamp_scopes(tx: &Tx<'_>, c: &ScanCommit, budget: &mut WriteBudget) -> Result<()> {
+async fn stamp_scopes(tx: &Tx<'_>, c: &ScanCommit, budget: &mut WriteBudget) -> Result<i64> {
     budget.tick()?;
     let mut columns: [Vec<&str>; 4] = Default::default();
     for (s, _) in c.coverage.scopes() {
@@ -94,18 +95,19 @@ async fn stamp_scopes(tx: &Tx<'_>, c: &ScanCommit, budget: &mut WriteBudget) -> 
             column.push(part);
         }
     }
+    let tick = tx.prepare_cached("UPDATE commit_clock SET seq = seq + 1 RETURNING seq").await?;
+    let seq: i64 = tx.query_one(&tick, &[]).await?.try_get(0)?;
     let stmt = tx
         .prepare_cached(
-            "WITH clock AS (UPDATE commit_clock SET seq = seq + 1 RETURNING seq)
-             INSERT INTO scope_commits (provider, account, region, kind, seq, scan_id)
-             SELECT s.*, clock.seq, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s, clock
+            "INSERT INTO scope_commits (provider, account, region, kind, seq, scan_id)
+             SELECT s.*, $5, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s
              ORDER BY 1, 2, 3, 4
              ON CONFLICT (provider, account, region, kind) DO UPDATE SET seq = excluded.seq, scan_id = excluded.scan_id",
         )
         .await?;
     let [p, a, r, k] = &columns;
-    tx.execute(&stmt, &[p, a, r, k, &scan_key(c.scan)]).await?;
-    Ok(())
+    tx.execute(&stmt, &[p, a, r, k, &seq, &scan_key(c.scan)]).await?;
+    Ok(seq)
 }
 
 /// The staging tables a commit streams its rows into: temporary (one set
@@ -145,6 +147,51 @@ const ANALYZE_ABOVE: u64 = 10_000;
 /// table, refreshes the table's statistics.
 const ANALYZE_ABOVE_ROWS: usize = 10_000;
 
+/// What a store keeps of its last commit: per scope, the stored assets and
+/// the state fingerprints of the stored violations (see [`crate::cache`]).
+pub(super) type Cache = WriteCache<(), i64>;
+
+/// Below this many assets a commit writes into the indexes as it goes.
+const BULK_ROWS: usize = 50_000;
+
+/// Whether a commit of `rows` assets is a bulk load: many, and more than
+/// twice what the table holds (by the planner's estimate). Rebuilding an
+/// index costs about what its table holds; inserting into it row by row
+/// (the GIN indexes of the documents above all) costs far more per row.
+async fn bulk_load(tx: &Tx<'_>, rows: usize) -> Result<bool> {
+    if rows < BULK_ROWS {
+        return Ok(false);
+    }
+    let stmt =
+        tx.prepare_cached("SELECT GREATEST(reltuples, 0)::float8 FROM pg_class WHERE oid = 'assets'::regclass").await?;
+    let held: f64 = tx.query_one(&stmt, &[]).await?.try_get(0)?;
+    #[allow(clippy::cast_precision_loss)]
+    let rows = rows as f64;
+    Ok(held * 2.0 < rows)
+}
+
+/// Drops the secondary indexes of `table` (not those of its keys and
+/// constraints), returning the SQL that creates them again. Inside the
+/// commit's transaction, which holds the table's lock: a commit that fails
+/// keeps them, and nobody sees the table without them.
+async fn drop_indexes(tx: &Tx<'_>, table: &str) -> Result<Vec<String>> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+             WHERE i.indrelid = $1::text::regclass AND NOT i.indisunique AND NOT i.indisprimary
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+             ORDER BY 1",
+        )
+        .await?;
+    let mut sql = Vec::new();
+    for row in tx.query(&stmt, &[&table]).await? {
+        let name: String = row.try_get(0)?;
+        tx.batch_execute(&format!("DROP INDEX {name}")).await?;
+        sql.push(row.try_get(1)?);
+    }
+    Ok(sql)
+}
+
 /// A binary `COPY … FROM STDIN` in progress. Dropped unfinished (on an
 /// error), it aborts the COPY.
 type Copy = std::pin::Pin<Box<BinaryCopyInWriter>>;
@@ -161,7 +208,8 @@ pub(super) async fn commit_scan(
     prepared: &PreparedCommit,
     fail: &FailPoint,
     schema: &str,
-) -> Result<ScanRecord> {
+    held: Option<Cache>,
+) -> Result<(ScanRecord, Cache)> {
     let (at, began) = lock_running(tx, c.scan).await?;
     let scan = scan_key(c.scan);
 
@@ -176,7 +224,25 @@ pub(super) async fn commit_scan(
     );
     locks::lock_shards(tx, schema, &shards).await?;
     check_scopes(tx, c, began).await?;
+    // Read under the shard locks: a commit of these shards since is seen.
+    let clock_stmt = tx.prepare_cached("SELECT seq FROM commit_clock").await?;
+    let clock: i64 = tx.query_one(&clock_stmt, &[]).await?.try_get(0)?;
+    let mut known = Cache::at(held, clock);
     ensure_staging(tx).await?;
+    // A bulk load (the first scan of an estate) builds the secondary
+    // indexes once, after the rows are in. Decided before the tables are
+    // read, so that the table locks it takes come first.
+    let rebuild = if bulk_load(tx, c.assets.len()).await? {
+        tx.batch_execute(
+            "LOCK TABLE assets, violations IN ACCESS EXCLUSIVE MODE; SET LOCAL maintenance_work_mem = '512MB'",
+        )
+        .await?;
+        let mut sql = drop_indexes(tx, "assets").await?;
+        sql.extend(drop_indexes(tx, "violations").await?);
+        sql
+    } else {
+        Vec::new()
+    };
     let mut budget = WriteBudget::new(fail.take());
 
     // Assets: what changed since the stored state, scope by scope; only
@@ -196,7 +262,12 @@ pub(super) async fn commit_scan(
              ORDER BY resource_id",
         )
         .await?;
-    for (i, w) in scopes.iter().enumerate() {
+    let mut read_back = Vec::with_capacity(scopes.len());
+    for w in &scopes {
+        if let Some(held) = known.assets.remove(&cache::owned((w.provider, w.account, w.region, w.kind))) {
+            read_back.push(held);
+            continue;
+        }
         let key: [&(dyn ToSql + Sync); 4] = [&w.provider, &w.account, &w.region, &w.kind];
         let seen = match tx.query_opt(&seen_stmt, &key).await? {
             Some(r) => Some(r.try_get::<_, DateTime<Utc>>(0)?.timestamp_micros()),
@@ -212,8 +283,18 @@ pub(super) async fn commit_scan(
                 removed: r.try_get(3)?,
             });
         }
+        read_back.push((stored, seen));
+    }
+    let compared: Vec<usize> = scopes
+        .iter()
+        .zip(&read_back)
+        .filter(|(_, (held, _))| !held.is_empty())
+        .flat_map(|(w, _)| w.assets.iter().copied())
+        .collect();
+    let incoming = delta::fingerprints(&c.assets, &compared);
+    for (i, (w, (stored, seen))) in scopes.iter().zip(read_back).enumerate() {
         stored_before += stored.len();
-        plan.merge(i, w, &c.assets, stored, seen, at.timestamp_micros());
+        plan.merge(i, w, &incoming, stored, seen, at.timestamp_micros());
     }
     let mut copy = start_copy(
         tx,
@@ -222,10 +303,12 @@ pub(super) async fn commit_scan(
         &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8],
     )
     .await?;
+    let mut hashes = Vec::with_capacity(plan.new.len() + plan.changed.len());
     for i in plan.new.iter().copied().chain(plan.changed.iter().map(|(i, ())| *i)) {
         budget.tick()?;
         let a = &c.assets[i];
         let p = validate::asset_doc(a)?;
+        hashes.push(p.hash);
         let id = &a.id;
         let row: [&(dyn ToSql + Sync); 9] = [
             &id.provider,
@@ -241,6 +324,12 @@ pub(super) async fn commit_scan(
         copy.as_mut().write(&row).await?;
     }
     let staged = copy.as_mut().finish().await?;
+    let changed_hashes = hashes.split_off(plan.new.len().min(hashes.len()));
+    plan.written(hashes.into_iter().map(|h| ((), h)), changed_hashes);
+    for (i, stored, seen) in plan.after() {
+        let w = &scopes[i];
+        known.assets.insert(cache::owned((w.provider, w.account, w.region, w.kind)), (stored, seen));
+    }
     if staged > ANALYZE_ABOVE {
         tx.batch_execute("ANALYZE pacbot_stage2_assets").await?;
     }
@@ -370,7 +459,7 @@ pub(super) async fn commit_scan(
 
     // Violations in their new state (those equal to the stored ones are
     // left alone), then the transitions that changed a status.
-    let stored = stored_violations(tx, c).await?;
+    let mut stored = stored_violations(tx, c, &mut known).await?;
     let mut copy = start_copy(
         tx,
         "COPY pacbot_stage2_violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
@@ -400,10 +489,15 @@ pub(super) async fn commit_scan(
     )
     .await?;
     let mut violations_written = 0u64;
-    let rows = c.violations.iter().zip(&prepared.details).zip(&prepared.violation_hashes).zip(&stored);
-    for (((v, details), hash), found) in rows {
+    let mut violations_before = 0;
+    for ((v, details), hash) in c.violations.iter().zip(&prepared.details).zip(&prepared.violation_hashes) {
         let k = &v.key;
-        if *found == Some(*hash) {
+        let in_scope = stored
+            .get_mut(&scope_of(&k.asset))
+            .ok_or_else(|| StoreError::corrupt("violations", "a scope of the commit was not read"))?;
+        let found = in_scope.insert(cache::violation_key(&k.policy_id, &k.rule_id, &k.asset.resource_id), *hash);
+        violations_before += usize::from(found.is_some());
+        if found == Some(*hash) {
             continue;
         }
         budget.tick()?;
@@ -450,6 +544,9 @@ pub(super) async fn commit_scan(
         )
         .await?;
     tx.execute(&upsert, &[]).await?;
+    for sql in &rebuild {
+        tx.batch_execute(sql).await?;
+    }
     // A commit that grew a table by a large part (the first scan of an
     // estate) refreshes its statistics, or the planner would plan the next
     // queries for the table it was (empty) until autovacuum comes by.
@@ -457,7 +554,9 @@ pub(super) async fn commit_scan(
     if grew(plan.new.len(), stored_before) {
         tx.batch_execute("ANALYZE assets").await?;
     }
-    let violations_before = stored.iter().flatten().count();
+    for (scope, held) in stored {
+        known.violations.insert(cache::owned(scope), held);
+    }
     if grew(usize::try_from(violations_written).unwrap_or(usize::MAX), violations_before) {
         tx.batch_execute("ANALYZE violations").await?;
     }
@@ -532,7 +631,20 @@ pub(super) async fn commit_scan(
         tx.execute(&add, &[&scan, &report.group, &at, json]).await?;
     }
 
-    stamp_scopes(tx, c, &mut budget).await?;
+    let seq = stamp_scopes(tx, c, &mut budget).await?;
+    if seq != clock + 1 {
+        // Others committed (other shards) since the clock was read: what
+        // is known of this commit's own scopes, which its locks kept to
+        // itself, holds; the rest may not.
+        let own: HashSet<ScopeKey> = scopes
+            .iter()
+            .map(|w| cache::owned((w.provider, w.account, w.region, w.kind)))
+            .chain(c.violations.iter().map(|v| cache::owned(scope_of(&v.key.asset))))
+            .collect();
+        known.assets.retain(|k, _| own.contains(k));
+        known.violations.retain(|k, _| own.contains(k));
+    }
+    known.clock = seq;
     budget.tick()?;
     let (new, changed, removed) = plan.counts();
     let (status, counts, failed) = summarize(c, Written { new, changed, removed, violations: violations_written });
@@ -548,43 +660,42 @@ pub(super) async fn commit_scan(
     tx.execute(&finish, &[&scan, &status.as_str(), &counts, &failed, &c.finished_at]).await?;
     let rec = read::scan(tx, c.scan).await?;
     fail.record(&budget);
-    Ok(rec)
+    Ok((rec, known))
 }
 
 /// An asset's scope, as (provider, account, region, kind).
-fn scope_of(a: &AssetId) -> (&str, &str, &str, &str) {
+fn scope_of(a: &AssetId) -> ScopeRef<'_> {
     (&a.provider, &a.account, &a.region, a.kind.as_str())
 }
 
-/// A violation's place: (its asset's scope, policy, rule, resource id).
-type ViolationPlace<'a> = ((&'a str, &'a str, &'a str, &'a str), &'a str, &'a str, &'a str);
-
-fn place(v: &Violation) -> ViolationPlace<'_> {
-    let k = &v.key;
-    (scope_of(&k.asset), &k.policy_id, &k.rule_id, &k.asset.resource_id)
-}
-
-/// The fingerprint of the stored state of each of the commit's violations
-/// (`None`: not stored), read scope by scope.
-async fn stored_violations(tx: &Tx<'_>, c: &ScanCommit) -> Result<Vec<Option<i64>>> {
-    let index: HashMap<ViolationPlace<'_>, usize> =
-        c.violations.iter().enumerate().map(|(i, v)| (place(v), i)).collect();
-    let scopes: BTreeSet<(&str, &str, &str, &str)> = c.violations.iter().map(|v| scope_of(&v.key.asset)).collect();
+/// The stored violations of each scope the commit's violations are in, by
+/// [`cache::violation_key`]: the fingerprint of their state. From `known`
+/// where it holds the scope, else read scope by scope.
+async fn stored_violations<'c>(
+    tx: &Tx<'_>,
+    c: &'c ScanCommit,
+    known: &mut Cache,
+) -> Result<HashMap<ScopeRef<'c>, HashMap<u128, i64>>> {
+    let scopes: BTreeSet<ScopeRef<'_>> = c.violations.iter().map(|v| scope_of(&v.key.asset)).collect();
     let stmt = tx
         .prepare_cached(
             "SELECT policy_id, rule_id, resource_id, hash FROM violations
              WHERE provider = $1 AND account = $2 AND region = $3 AND kind = $4",
         )
         .await?;
-    let mut out = vec![None; c.violations.len()];
+    let mut out = HashMap::with_capacity(scopes.len());
     for scope in scopes {
+        if let Some(held) = known.violations.remove(&cache::owned(scope)) {
+            out.insert(scope, held);
+            continue;
+        }
         let (p, a, r, k) = scope;
+        let mut held = HashMap::new();
         for row in tx.query(&stmt, &[&p, &a, &r, &k]).await? {
             let (policy, rule, rid): (&str, &str, &str) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-            if let Some(&i) = index.get(&(scope, policy, rule, rid)) {
-                out[i] = Some(row.try_get(3)?);
-            }
+            held.insert(cache::violation_key(policy, rule, rid), row.try_get(3)?);
         }
+        out.insert(scope, held);
     }
     Ok(out)
 }

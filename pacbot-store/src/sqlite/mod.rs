@@ -59,6 +59,9 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// The connection that checkpoints the WAL after writes, off the writer's path.
     checkpointer: Mutex<Option<Connection>>,
+    /// What the writer knows of its last commit (see [`crate::cache`]);
+    /// locked only by a commit, which holds the writer.
+    cache: Mutex<Option<write::Cache>>,
     fail: FailPoint,
 }
 
@@ -146,6 +149,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 checkpointer: Mutex::new(None),
+                cache: Mutex::new(None),
                 fail: FailPoint::default(),
             }),
         })
@@ -304,7 +308,12 @@ impl Store for SqliteStore {
 
     async fn commit_scan(&self, mut commit: ScanCommit) -> Result<ScanRecord> {
         let prepared = validate::commit(&mut commit)?;
-        self.write("committing a scan", move |c, fail| write::commit_scan(c, &commit, prepared, fail)).await
+        let inner = Arc::clone(&self.inner);
+        self.write("committing a scan", move |c, fail| {
+            let mut cache = lock(&inner.cache)?;
+            write::commit_scan(c, &commit, prepared, fail, &mut cache)
+        })
+        .await
     }
 
     async fn abort_scan(&self, scan: ScanId, reason: &str) -> Result<ScanRecord> {

@@ -8,6 +8,7 @@ use pacbot_core::{AssetGroup, Exception, ScopeStatus, ViolationKey};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::read;
+use crate::cache::{self, ScopeRef, WriteCache, violation_key};
 use crate::codec::{enum_name, from_micros, micros, severity_rank};
 use crate::delta::{self, AssetPlan, Known, ScopeWork};
 use crate::error::{Result, StoreError};
@@ -73,7 +74,7 @@ fn check_scopes(tx: &Connection, c: &ScanCommit, began: i64) -> Result<()> {
 }
 
 /// Advances the commit clock and stamps the commit's scopes with it.
-fn stamp_scopes(tx: &Connection, c: &ScanCommit, budget: &mut WriteBudget) -> Result<()> {
+fn stamp_scopes(tx: &Connection, c: &ScanCommit, budget: &mut WriteBudget) -> Result<i64> {
     budget.tick()?;
     let seq: i64 = tx.query_row("UPDATE commit_clock SET seq = seq + 1 RETURNING seq", [], |r| r.get(0))?;
     let mut stamp = tx.prepare_cached(
@@ -84,7 +85,7 @@ fn stamp_scopes(tx: &Connection, c: &ScanCommit, budget: &mut WriteBudget) -> Re
         budget.tick()?;
         stamp.execute(params![s.provider, s.account, s.region, s.kind.as_str(), seq, scan_key(c.scan)])?;
     }
-    Ok(())
+    Ok(seq)
 }
 
 /// The stored assets of one scope, by resource id, and when its last
@@ -116,13 +117,80 @@ fn stored_assets(tx: &Connection, w: &ScopeWork<'_>) -> Result<(Vec<Known<i64>>,
     Ok((out, seen))
 }
 
+/// Below this many new rows a commit always writes into the indexes as it goes.
+const BULK_ROWS: usize = 50_000;
+
+/// Whether `rows` new rows are a bulk load for a table whose rows are
+/// counted by `table`'s integer primary key: many rows, and at least as
+/// many as the table holds. (Rebuilding an index costs about what its
+/// table holds; inserting into it in random order costs more per row,
+/// increasingly so once it no longer fits in the page cache.)
+fn bulk_load(tx: &Connection, table: &str, rows: usize) -> Result<bool> {
+    if rows < BULK_ROWS {
+        return Ok(false);
+    }
+    let held: Option<i64> = tx.query_row(&format!("SELECT max(pk) FROM {table}"), [], |r| r.get(0))?;
+    Ok(usize::try_from(held.unwrap_or(0)).unwrap_or(usize::MAX) <= rows)
+}
+
+/// Drops the secondary indexes of `table` (those the schema declares, not
+/// the ones of its keys), returning the SQL that creates them again. Inside
+/// the commit's transaction: a commit that fails or is interrupted keeps them.
+fn drop_indexes(tx: &Connection, table: &str) -> Result<Vec<String>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY name",
+    )?;
+    let indexes = stmt
+        .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (name, _) in &indexes {
+        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+    }
+    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+}
+
+fn recreate_indexes(tx: &Connection, sql: &[String]) -> Result<()> {
+    for s in sql {
+        tx.execute_batch(s)?;
+    }
+    Ok(())
+}
+
+/// What the writer keeps of its last commit: per scope, the stored assets
+/// (by row key) and violations (row key and state fingerprint).
+pub(super) type Cache = WriteCache<i64, (i64, i64)>;
+
+/// The stored violations of one scope: (row key, state fingerprint) by
+/// [`violation_key`].
+fn stored_violations(tx: &Connection, scope: ScopeRef<'_>) -> Result<HashMap<u128, (i64, i64)>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT policy_id, rule_id, resource_id, pk, hash FROM violations
+         WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4",
+    )?;
+    let mut rows = stmt.query(params![scope.0, scope.1, scope.2, scope.3])?;
+    let mut out = HashMap::new();
+    let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> { r.get(i) };
+    while let Some(r) = rows.next()? {
+        let key = violation_key(&text(r, 0)?, &text(r, 1)?, &text(r, 2)?);
+        out.insert(key, (r.get(3)?, r.get(4)?));
+    }
+    Ok(out)
+}
+
+/// Commits a scan. `cache` is what this writer knew after its last commit
+/// (see [`crate::cache`]): used if nobody committed since, and replaced by
+/// what it knows after this one — or emptied, when this one fails.
 pub(super) fn commit_scan(
     conn: &mut Connection,
     c: &ScanCommit,
     prepared: PreparedCommit,
     fail: &FailPoint,
+    cache: &mut Option<Cache>,
 ) -> Result<ScanRecord> {
+    let held = cache.take();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let clock: i64 = tx.query_row("SELECT seq FROM commit_clock", [], |r| r.get(0))?;
+    let mut known = Cache::at(held, clock);
     let (at, began) = running(&tx, c.scan)?;
     check_scopes(&tx, c, began)?;
     let at_us = micros(at);
@@ -132,10 +200,28 @@ pub(super) fn commit_scan(
     // Assets: what changed since the stored state, scope by scope.
     let scopes = delta::scopes(c);
     let mut plan = AssetPlan::default();
-    for (i, w) in scopes.iter().enumerate() {
-        let (stored, seen) = stored_assets(&tx, w)?;
-        plan.merge(i, w, &c.assets, stored, seen, at_us);
+    let mut stored = Vec::with_capacity(scopes.len());
+    for w in &scopes {
+        stored.push(match known.assets.remove(&cache::owned((w.provider, w.account, w.region, w.kind))) {
+            Some(held) => held,
+            None => stored_assets(&tx, w)?,
+        });
     }
+    let compared: Vec<usize> = scopes
+        .iter()
+        .zip(&stored)
+        .filter(|(_, (held, _))| !held.is_empty())
+        .flat_map(|(w, _)| w.assets.iter().copied())
+        .collect();
+    let incoming = delta::fingerprints(&c.assets, &compared);
+    for (i, (w, (held, seen))) in scopes.iter().zip(stored).enumerate() {
+        plan.merge(i, w, &incoming, held, seen, at_us);
+    }
+    // A bulk load (the first scan of an estate) builds the tags' secondary
+    // indexes once, sorted, after the rows are in, instead of inserting
+    // each tag into them in random order.
+    let tag_rows: usize = plan.new.iter().map(|&i| c.assets[i].tags.len()).sum();
+    let rebuild = if bulk_load(&tx, "assets", tag_rows)? { drop_indexes(&tx, "asset_tags")? } else { Vec::new() };
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
@@ -143,6 +229,9 @@ pub(super) fn commit_scan(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, ?11, ?11)",
         )?;
         let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
+        // The keys of the new rows, in the order of `plan.new`, and as runs of consecutive keys.
+        let mut new_rows: Vec<(i64, i64)> = Vec::with_capacity(plan.new.len());
+        let mut runs: Vec<(i64, i64)> = Vec::new();
         // Serializing the documents (a helper thread) overlaps writing the rows (this one).
         std::thread::scope(|threads| -> Result<()> {
             let (docs, ready) = std::sync::mpsc::sync_channel(DOCS_AHEAD);
@@ -174,12 +263,24 @@ pub(super) fn commit_scan(
                     scan
                 ])?;
                 let pk = tx.last_insert_rowid();
-                for (k, v) in a.tags.iter() {
-                    add_tag.execute(params![pk, k, v])?;
+                match runs.last_mut() {
+                    Some((_, last)) if *last + 1 == pk => *last = pk,
+                    _ => runs.push((pk, pk)),
                 }
+                new_rows.push((pk, p.hash));
             }
             Ok(())
         })?;
+        // The new assets' tags, from their stored tags documents, one
+        // statement per run of consecutive keys (usually one).
+        let mut tags_of = tx.prepare_cached(
+            "INSERT INTO asset_tags (asset_pk, key, value)
+             SELECT a.pk, t.key, t.value FROM assets a, json_each(a.tags) t WHERE a.pk BETWEEN ?1 AND ?2
+             ORDER BY a.pk, t.key",
+        )?;
+        for (first, last) in runs {
+            tags_of.execute([first, last])?;
+        }
         let mut old_tags = tx.prepare_cached("SELECT tags FROM assets WHERE pk = ?1")?;
         let mut update = tx.prepare_cached(
             "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, changed_at = ?6,
@@ -187,10 +288,12 @@ pub(super) fn commit_scan(
              WHERE pk = ?1",
         )?;
         let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
+        let mut changed_hashes = Vec::with_capacity(plan.changed.len());
         for &(i, pk) in &plan.changed {
             let a = &c.assets[i];
             budget.tick()?;
             let p = validate::asset_doc(a)?;
+            changed_hashes.push(p.hash);
             let tags: String = old_tags.query_row([pk], |r| r.get(0))?;
             update.execute(params![pk, a.name, p.attributes, p.tags_json, p.hash, at_us, scan])?;
             if tags != p.tags_json {
@@ -212,8 +315,14 @@ pub(super) fn commit_scan(
             budget.tick()?;
             remove.execute(params![r.handle, at_us, r.last_seen])?;
         }
+        plan.written(new_rows, changed_hashes);
+        for (i, stored, seen) in plan.after() {
+            let w = &scopes[i];
+            known.assets.insert(cache::owned((w.provider, w.account, w.region, w.kind)), (stored, seen));
+        }
     }
 
+    recreate_indexes(&tx, &rebuild)?;
     // Coverage: every scope attempted, and the last complete scan of each complete one.
     {
         let mut add_scope = tx.prepare_cached(
@@ -264,12 +373,19 @@ pub(super) fn commit_scan(
     // alone), then the transitions that changed a status.
     let mut pks: HashMap<&ViolationKey, i64> = HashMap::with_capacity(c.transitions.len());
     let mut written = 0u64;
+    // The stored violations of each scope the commit's violations are in.
+    let mut stored: HashMap<ScopeRef<'_>, HashMap<u128, (i64, i64)>> = HashMap::new();
+    for v in &c.violations {
+        let a = &v.key.asset;
+        let scope = (a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str());
+        if let std::collections::hash_map::Entry::Vacant(e) = stored.entry(scope) {
+            e.insert(match known.violations.remove(&cache::owned(scope)) {
+                Some(held) => held,
+                None => stored_violations(&tx, scope)?,
+            });
+        }
+    }
     {
-        let mut find = tx.prepare_cached(
-            "SELECT pk, hash FROM violations
-             WHERE policy_id = ?1 AND rule_id = ?2 AND provider = ?3 AND account = ?4 AND region = ?5 AND kind = ?6
-               AND resource_id = ?7",
-        )?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
                                      severity, category, reason, details, exception_id, created_at, modified_at,
@@ -285,8 +401,11 @@ pub(super) fn commit_scan(
         for ((v, details), &hash) in c.violations.iter().zip(&prepared.details).zip(&prepared.violation_hashes) {
             let k = &v.key;
             let a = &k.asset;
-            let key = params![k.policy_id, k.rule_id, a.provider, a.account, a.region, a.kind.as_str(), a.resource_id];
-            let found: Option<(i64, i64)> = find.query_row(key, |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let in_scope = stored
+                .get_mut(&(a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str()))
+                .ok_or_else(|| StoreError::corrupt("violations", "a scope of the commit was not read"))?;
+            let vkey = violation_key(&k.policy_id, &k.rule_id, &a.resource_id);
+            let found = in_scope.get(&vkey).copied();
             let state = (
                 v.status.as_str(),
                 severity_rank(v.severity),
@@ -337,8 +456,12 @@ pub(super) fn commit_scan(
                     tx.last_insert_rowid()
                 }
             };
+            in_scope.insert(vkey, (pk, hash));
             pks.insert(k, pk);
         }
+    }
+    for (scope, held) in stored {
+        known.violations.insert(cache::owned(scope), held);
     }
     {
         let mut add = tx.prepare_cached(
@@ -371,7 +494,7 @@ pub(super) fn commit_scan(
         }
     }
 
-    stamp_scopes(&tx, c, &mut budget)?;
+    known.clock = stamp_scopes(&tx, c, &mut budget)?;
     budget.tick()?;
     let (new, changed, removed) = plan.counts();
     let (status, counts, failed) = summarize(c, Written { new, changed, removed, violations: written });
@@ -383,6 +506,7 @@ pub(super) fn commit_scan(
     )?;
     let rec = read::scan(&tx, c.scan)?;
     tx.commit()?;
+    *cache = Some(known);
     fail.record(&budget);
     Ok(rec)
 }

@@ -29,7 +29,7 @@ pub use input::{bad_input, sql_metacharacters_verbatim};
 pub use latest::changes_and_latest;
 pub use queries::{asset_360, filters, omni_search, pagination_without_gaps_or_repeats};
 pub use records::{compliance_trend, exceptions_crud, fix_records, groups_crud, policy_catalogue};
-pub use rescan::rescan_writes_only_what_changed;
+pub use rescan::{another_writer_between_commits, rescan_writes_only_what_changed};
 pub use scans::{
     concurrent_shard_writers, failed_commit_leaves_nothing, lifecycle_over_scans, partial_scan_keeps_failed_scopes,
     previous_violations_by_scope, round_trip, same_scope_scans_do_not_interleave,

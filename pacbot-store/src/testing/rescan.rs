@@ -119,3 +119,64 @@ pub async fn rescan_writes_only_what_changed(store: &dyn Harness) {
     assert_eq!(store.asset(&bucket_id(50)).await.unwrap().asset.last_seen, Some(kept(at(2))));
     assert_eq!(store.all_assets(AssetFilter::default()).await.unwrap().len(), N, "a failed scope removes nothing");
 }
+
+/// Two stores on one database (two processes, or two machines on one
+/// PostgreSQL) commit the same scope in turn: `first`, then `second`, then
+/// `first` again. Whatever `first` remembers of its own commit must not
+/// hide what `second` wrote: its next commit compares with the stored
+/// state, writes what differs from it, and the history reads back whole.
+pub async fn another_writer_between_commits(first: &dyn Harness, second: &dyn Harness) {
+    let e = engine();
+    let s = scope("111", "eu-west-1", BUCKET);
+    let cov = || complete(std::slice::from_ref(&s));
+    let b = |name: &str, versioning: &str| bucket("111", "eu-west-1", name, versioning, false);
+
+    run_scan(first, &e, "a1", at(0), vec![b("r0", "Suspended"), b("r1", "Enabled"), b("r2", "Enabled")], cov()).await;
+    // The other writer: r0 fixed, r1 fails, r2 gone, r3 new.
+    let other =
+        run_scan(second, &e, "b2", at(1), vec![b("r0", "Enabled"), b("r1", "Suspended"), b("r3", "Enabled")], cov())
+            .await;
+    assert_eq!(asset_counts(&other.record.counts), (1, 2, 1, 2));
+    // The first again: r0 fails again, r1 as the other writer left it, r2 back, r3 as it was.
+    let again = run_scan(
+        first,
+        &e,
+        "a3",
+        at(2),
+        vec![b("r0", "Suspended"), b("r1", "Suspended"), b("r2", "Enabled"), b("r3", "Enabled")],
+        cov(),
+    )
+    .await;
+    assert_eq!(
+        asset_counts(&again.record.counts),
+        (0, 2, 0, 1),
+        "(new, changed, removed, violations changed) against what the other writer stored: r0 and r2 rewritten, \
+         r0's violation re-opened"
+    );
+    for store in [first, second] {
+        let r0 = store.asset_360(&id("111", "eu-west-1", BUCKET, "r0")).await.unwrap();
+        let versioning = r0.asset.asset.attributes.pointer("/versioning/status").and_then(|s| s.as_str());
+        assert_eq!(versioning, Some("Suspended"), "r0 as the first writer last saw it");
+        assert_eq!(r0.asset.asset.last_seen, Some(kept(at(2))));
+        let kinds: Vec<TransitionKind> = r0.history.iter().map(|h| h.transition.kind).collect();
+        assert_eq!(kinds, vec![TransitionKind::Opened, TransitionKind::ClosedFixed, TransitionKind::Reopened]);
+        let r1 = store.asset_360(&id("111", "eu-west-1", BUCKET, "r1")).await.unwrap();
+        let kinds: Vec<TransitionKind> = r1.history.iter().map(|h| h.transition.kind).collect();
+        assert_eq!(kinds, vec![TransitionKind::Opened], "r1 stays open from the other writer's scan");
+        let r2 = store.asset(&id("111", "eu-west-1", BUCKET, "r2")).await.unwrap();
+        assert_eq!((r2.removed_at, r2.asset.first_seen), (None, Some(kept(at(0)))), "r2 is back");
+        let r3 = store.asset(&id("111", "eu-west-1", BUCKET, "r3")).await.unwrap();
+        assert_eq!(r3.asset.first_seen, Some(kept(at(1))));
+    }
+    // And the other writer after the first's second commit.
+    let last = run_scan(
+        second,
+        &e,
+        "b4",
+        at(3),
+        vec![b("r0", "Suspended"), b("r1", "Enabled"), b("r2", "Enabled"), b("r3", "Enabled")],
+        cov(),
+    )
+    .await;
+    assert_eq!(asset_counts(&last.record.counts), (0, 1, 0, 1), "r1 fixed");
+}

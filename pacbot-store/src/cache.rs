@@ -1,0 +1,72 @@
+//! What a database store's writer remembers of its own last commit, so that
+//! the next commit need not read back what it wrote: per scope, the stored
+//! assets (fingerprint, last-seen time, whether removed) and the stored
+//! violations (their row and state fingerprint).
+//!
+//! It is only ever used as a whole, and only when nobody committed since:
+//! it carries the commit clock its commit advanced to (see the crate docs,
+//! *Scans of one scope*), and a commit that finds the clock elsewhere —
+//! another store instance, process or machine committed in between —
+//! drops it and reads the database. The clock is read inside the commit's
+//! transaction, under the write lock, so no commit can slip in between the
+//! check and the writes. A commit that fails for any reason drops it too.
+//!
+//! Its size is about that of the keys of the assets and violations of the
+//! scopes this store committed (some 100 bytes per asset).
+
+use std::collections::HashMap;
+
+use crate::delta::Known;
+
+/// A scope: (provider, account, region, kind).
+pub(crate) type ScopeKey = (String, String, String, String);
+
+/// A scope, borrowed.
+pub(crate) type ScopeRef<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+pub(crate) fn owned(s: ScopeRef<'_>) -> ScopeKey {
+    (s.0.to_owned(), s.1.to_owned(), s.2.to_owned(), s.3.to_owned())
+}
+
+/// A violation's key within its asset's scope: a 128-bit hash of (policy,
+/// rule, resource id), each part length-prefixed. (Two keys of one scope
+/// sharing it is about as likely as 2^-128 times the square of their count.)
+pub(crate) fn violation_key(policy: &str, rule: &str, resource_id: &str) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for part in [policy, rule, resource_id] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.digest128()
+}
+
+/// The stored assets of one scope by resource id, and when its last
+/// complete scan saw it.
+pub(crate) type ScopeAssets<K> = (Vec<Known<K>>, Option<i64>);
+
+/// What a writer knows of the stored state after its last commit. `K` is
+/// how the backend finds an asset's row again, `V` what it keeps of a
+/// stored violation.
+#[derive(Debug)]
+pub(crate) struct WriteCache<K, V> {
+    /// The commit clock after the commit this describes.
+    pub clock: i64,
+    /// Every stored asset of each scope held.
+    pub assets: HashMap<ScopeKey, ScopeAssets<K>>,
+    /// Every stored violation of each scope held, by [`violation_key`].
+    pub violations: HashMap<ScopeKey, HashMap<u128, V>>,
+}
+
+impl<K, V> Default for WriteCache<K, V> {
+    fn default() -> Self {
+        Self { clock: i64::MIN, assets: HashMap::new(), violations: HashMap::new() }
+    }
+}
+
+impl<K, V> WriteCache<K, V> {
+    /// What the cache `held` knows, if it describes the state at commit
+    /// clock `clock`; otherwise an empty cache.
+    pub(crate) fn at(held: Option<Self>, clock: i64) -> Self {
+        held.filter(|c| c.clock == clock).unwrap_or_default()
+    }
+}
