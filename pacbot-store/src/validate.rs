@@ -523,6 +523,24 @@ mod tests {
         assert_eq!(unique.len(), distinct.len(), "{distinct:?}");
     }
 
+    /// The stored fingerprints must not change from one version to the next
+    /// (a change makes the next rescan rewrite every stored asset once).
+    #[test]
+    fn fingerprints_are_stable() {
+        let asset = Asset::new(AssetId::new("aws", "111", "eu-west-1", "s3_bucket", "b1"))
+            .with_name("bucket one")
+            .with_attributes(json!({
+                "versioning": {"status": "Enabled", "mfa_delete": false},
+                "size": 12345, "ratio": 0.25, "delta": -7, "none": null,
+                "rules": [{"id": "r1", "days": [30, 60]}, "x", true],
+            }))
+            .with_tag("env", "prod")
+            .with_tag("owner", "team-a");
+        assert_eq!(asset_fingerprint(&asset), -8_233_746_814_789_627_732);
+        let bare = Asset::new(AssetId::new("aws", "1", "r", "k", "x"));
+        assert_eq!(asset_fingerprint(&bare), -4_960_886_581_677_279_213);
+    }
+
     #[test]
     fn nul_characters_are_found_in_strings_and_keys_only() {
         let json = |v: serde_json::Value| serde_json::to_string(&v).unwrap();
