@@ -72,32 +72,47 @@ pub(crate) fn fold(s: &str) -> String {
 /// A stable 64-bit fingerprint (XXH3) built part by part. Never 0: stores
 /// keep 0 for "not known" (rows written before fingerprints existed), which
 /// then matches no content.
-pub(crate) struct Fingerprint(xxhash_rust::xxh3::Xxh3Default);
+///
+/// The parts are gathered in a buffer and hashed at once: XXH3 of the
+/// concatenation, as a streaming hasher fed the same bytes gives, without
+/// its cost per (often one-byte) part.
+pub(crate) struct Fingerprint(Vec<u8>);
 
 impl Fingerprint {
     pub(crate) fn new() -> Self {
-        Self(xxhash_rust::xxh3::Xxh3Default::new())
+        Self(Vec::new())
+    }
+
+    /// A fingerprint gathering its parts in `buf` (cleared), to reuse a buffer.
+    pub(crate) fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Self(buf)
     }
 
     /// Adds a part with its length first, so that moving bytes from one
     /// part to the next changes the fingerprint.
     pub(crate) fn part(&mut self, bytes: &[u8]) -> &mut Self {
-        self.0.update(&(bytes.len() as u64).to_le_bytes());
-        self.0.update(bytes);
+        self.0.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        self.0.extend_from_slice(bytes);
         self
     }
 
     /// Adds bytes as they are (a JSON document delimits itself).
     pub(crate) fn raw(&mut self, bytes: &[u8]) -> &mut Self {
-        self.0.update(bytes);
+        self.0.extend_from_slice(bytes);
         self
     }
 
     pub(crate) fn finish(&self) -> i64 {
-        match self.0.digest() {
+        match xxhash_rust::xxh3::xxh3_64(&self.0) {
             0 => 1,
             d => i64::from_ne_bytes(d.to_ne_bytes()),
         }
+    }
+
+    /// The buffer back, to reuse.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.0
     }
 }
 

@@ -15,7 +15,7 @@
 //! - stored, not seen, in a scope the scan completed, not removed and last
 //!   seen before the scan: **removed**.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use pacbot_core::{Asset, ScopeStatus};
 
@@ -273,6 +273,21 @@ pub(crate) fn fingerprints<'a>(assets: &'a [Asset], wanted: &[usize]) -> Incomin
         }
     });
     Incoming { assets, prints: out }
+}
+
+/// From this many assets, a committed scan is freed on a thread of its own.
+const FREE_AHEAD_ASSETS: usize = 10_000;
+
+/// Frees a committed scan (and what was prepared from it) off the caller's
+/// path, once the write is done and its lock released: freeing a million
+/// assets' documents takes about as long as a rescan's writes. Small
+/// commits are freed here.
+pub(crate) fn free_later<T: Send + 'static>(commit: ScanCommit, prepared: T) {
+    if commit.assets.len() < FREE_AHEAD_ASSETS {
+        return;
+    }
+    // A thread that cannot start drops them here (the closure is dropped).
+    let _ = std::thread::Builder::new().name("pacbot-store-free".to_owned()).spawn(move || drop((commit, prepared)));
 }
 
 fn count(n: usize) -> u64 {

@@ -3,7 +3,7 @@
 //! consistency of a scan commit. They also truncate times to the
 //! microsecond and serialize documents once, for the backend to store.
 
-use std::collections::HashSet;
+use hashbrown::HashSet;
 
 use pacbot_core::{
     Asset, AssetGroup, AssetId, AttrKind, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus,
@@ -162,7 +162,11 @@ pub(crate) fn asset_doc(a: &Asset) -> Result<AssetDoc> {
 /// rather than serializing them: a rescan fingerprints every asset it sees,
 /// and most are unchanged and never serialized.
 pub(crate) fn asset_fingerprint(a: &Asset) -> i64 {
-    let mut f = Fingerprint::new();
+    thread_local! {
+        /// The buffer of the last fingerprint on this thread, reused.
+        static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut f = Fingerprint::with_buffer(BUFFER.take());
     match &a.name {
         Some(name) => f.raw(&[1]).part(name.as_bytes()),
         None => f.raw(&[0]),
@@ -172,8 +176,17 @@ pub(crate) fn asset_fingerprint(a: &Asset) -> i64 {
     for (k, v) in a.tags.iter() {
         f.part(k.as_bytes()).part(v.as_bytes());
     }
-    f.finish()
+    let print = f.finish();
+    let buffer = f.into_buffer();
+    // A huge document's buffer is not kept.
+    if buffer.capacity() <= MAX_KEPT_BUFFER {
+        BUFFER.set(buffer);
+    }
+    print
 }
+
+/// The largest fingerprint buffer a thread keeps for the next asset.
+const MAX_KEPT_BUFFER: usize = 1 << 20;
 
 /// Adds a document node: a tag byte, then its content (lengths and counts
 /// first, so the encoding is unambiguous). Numbers keep their representation

@@ -330,6 +330,7 @@ impl Store for PostgresStore {
         if let Ok(mut c) = inner.cache.lock() {
             *c = Some(known);
         }
+        crate::delta::free_later(commit, prepared);
         Ok(rec)
     }
 

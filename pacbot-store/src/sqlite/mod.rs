@@ -311,7 +311,10 @@ impl Store for SqliteStore {
         let inner = Arc::clone(&self.inner);
         self.write("committing a scan", move |c, fail| {
             let mut cache = lock(&inner.cache)?;
-            write::commit_scan(c, &commit, prepared, fail, &mut cache)
+            let out = write::commit_scan(c, &commit, prepared, fail, &mut cache);
+            // Freed on a thread of its own, which holds no lock.
+            crate::delta::free_later(commit, ());
+            out
         })
         .await
     }
