@@ -32,6 +32,7 @@
 //! (say, maps keyed by resource ids in a very large estate) are stored in the
 //! document itself and still found, just by comparing text.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::LazyLock;
@@ -100,8 +101,32 @@ fn to_sym(sym: Spur) -> Option<KeySym> {
     (raw < SPARE_KEY).then_some(KeySym(raw))
 }
 
+/// Symbols below this have their text cached by each thread that resolves them.
+const CACHED_SYMS: usize = 1 << 16;
+
 fn sym_text(raw: u32) -> &'static str {
-    let resolved = (raw as usize).checked_sub(1).and_then(Spur::try_from_usize).and_then(|s| KEYS.try_resolve(&s));
+    thread_local! {
+        /// Key texts this thread resolved, by symbol: the interner is shared
+        /// by every thread (a lock per lookup) and its texts never change.
+        static TEXTS: RefCell<Vec<Option<&'static str>>> = const { RefCell::new(Vec::new()) };
+    }
+    let idx = raw as usize;
+    if let Some(text) = TEXTS.with_borrow(|t| t.get(idx).copied().flatten()) {
+        return text;
+    }
+    let resolved = idx.checked_sub(1).and_then(Spur::try_from_usize).and_then(|s| KEYS.try_resolve(&s));
+    if let Some(text) = resolved
+        && idx < CACHED_SYMS
+    {
+        TEXTS.with_borrow_mut(|t| {
+            if t.len() <= idx {
+                t.resize(idx + 1, None);
+            }
+            if let Some(slot) = t.get_mut(idx) {
+                *slot = Some(text);
+            }
+        });
+    }
     resolved.unwrap_or_default()
 }
 
