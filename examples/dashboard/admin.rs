@@ -28,8 +28,8 @@ use pacbot::{
     Violation, ViolationStatus, reconcile,
 };
 use pacbot_autofix::{
-    AccountMode, BotStatus, Catalogue, Dispatcher, Executor, Fix, FixPlan, FixRun, FixTarget, Mode, Params,
-    PlannerConfig, PolicyFix, RunStatus,
+    AccountMode, BotStatus, Catalogue, Dispatcher, Executor, FixPlan, FixRun, FixTarget, Mode, PlannerConfig,
+    PreparedFix, RunStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -47,14 +47,6 @@ use super::ui::{self, User, enc, esc};
 
 // ---------------------------------------------------------------- settings
 
-/// One configured policy fix, checked against the catalogue.
-#[derive(Debug)]
-struct Prepared {
-    config: PolicyFix,
-    fix: Arc<dyn Fix>,
-    params: Params,
-}
-
 /// The dashboard's auto-fix set-up: the catalogue of fixes and bots, which
 /// policies' violations are fixed by which fix (the planner's
 /// configuration: allow-listed accounts, criteria, parameters), and how the
@@ -62,7 +54,7 @@ struct Prepared {
 #[derive(Debug)]
 pub struct Autofix {
     catalogue: Arc<Catalogue>,
-    policies: Vec<Prepared>,
+    policies: Vec<PreparedFix>,
     accounts: AccountMode,
     bot_mode: Mode,
     /// One approval or dispatch at a time, so a double click runs a fix once.
@@ -82,17 +74,7 @@ impl Autofix {
         accounts: AccountMode,
         bot_mode: Mode,
     ) -> Result<Self, String> {
-        let mut policies: Vec<Prepared> = Vec::new();
-        for (i, p) in config.policies.into_iter().enumerate() {
-            if policies.iter().any(|q| q.config.policy_id == p.policy_id) {
-                return Err(format!("policies[{i}].policy_id: `{}` is configured twice", p.policy_id));
-            }
-            let fix = catalogue.get(&p.fix).map_err(|e| format!("policies[{i}].fix: {e}"))?.clone();
-            let info = fix.info();
-            let params = Params::from_config(info.key, info.params, &p.params)
-                .map_err(|e| format!("policies[{i}].params: {e}"))?;
-            policies.push(Prepared { config: p, fix, params });
-        }
+        let policies = PreparedFix::prepare_all(config.policies, &catalogue).map_err(|e| e.to_string())?;
         Ok(Self { catalogue: Arc::new(catalogue), policies, accounts, bot_mode, lock: tokio::sync::Mutex::new(()) })
     }
 }
@@ -529,7 +511,7 @@ fn applied(record: &FixRecord) -> bool {
 
 /// A violation under a configured fix, with what is known about it.
 struct Candidate<'a> {
-    prepared: &'a Prepared,
+    prepared: &'a PreparedFix,
     violation: Violation,
     asset: Asset,
     status: PlanStatus,

@@ -19,4 +19,4 @@ pub use fix::{ApplyOutcome, Catalogue, Change, Fix, FixExt, FixInfo, FixPlan, Fi
 pub use iam::least_privilege_policy;
 pub use notify::{MemoryNotifier, Message, MessageKind, Notifier};
 pub use params::{Arg, AutoLine, ParamKind, ParamSpec, ParamValue, Params};
-pub use planner::{Decision, PlanDecision, Planner, PlannerConfig, PlannerReport, PolicyFix};
+pub use planner::{Decision, PlanDecision, Planner, PlannerConfig, PlannerReport, PolicyFix, PreparedFix};

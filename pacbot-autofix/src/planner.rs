@@ -325,18 +325,45 @@ fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
-/// A policy's checked configuration.
+/// A policy's fix configuration checked against the catalogue: the fix it
+/// names and its parameters, parsed.
 #[derive(Debug)]
-struct Prepared {
-    config: PolicyFix,
-    fix: Arc<dyn Fix>,
-    params: Params,
+pub struct PreparedFix {
+    /// The configuration as given.
+    pub config: PolicyFix,
+    /// The fix named by `config.fix`.
+    pub fix: Arc<dyn Fix>,
+    /// `config.params`, checked against the fix's parameters.
+    pub params: Params,
+}
+
+impl PreparedFix {
+    /// Checks each policy's entry against the catalogue: one entry per
+    /// policy, a known fix, valid parameters. Errors name the entry
+    /// (`policies[1].fix`).
+    pub fn prepare_all(policies: Vec<PolicyFix>, catalogue: &Catalogue) -> Result<Vec<PreparedFix>> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::with_capacity(policies.len());
+        for (i, p) in policies.into_iter().enumerate() {
+            let invalid =
+                |field: &str, reason: String| Error::InvalidConfig { path: format!("policies[{i}].{field}"), reason };
+            if !seen.insert(p.policy_id.clone()) {
+                return Err(invalid("policy_id", format!("`{}` is configured twice", p.policy_id)));
+            }
+            let fix = catalogue.get(&p.fix).map_err(|e| invalid("fix", e.to_string()))?.clone();
+            let info = fix.info();
+            let params =
+                Params::from_config(info.key, info.params, &p.params).map_err(|e| invalid("params", e.to_string()))?;
+            out.push(PreparedFix { config: p, fix, params });
+        }
+        Ok(out)
+    }
 }
 
 /// Notify → grace → remind → fix, per violation, across runs.
 #[derive(Debug)]
 pub struct Planner {
-    policies: Vec<Prepared>,
+    policies: Vec<PreparedFix>,
     owner_tag: String,
     default_recipients: Vec<String>,
     summary_recipients: Vec<String>,
@@ -353,22 +380,12 @@ impl Planner {
         executor: Arc<Executor>,
         notifiers: Vec<Arc<dyn Notifier>>,
     ) -> Result<Self> {
-        let mut seen = BTreeSet::new();
-        let mut policies = Vec::new();
-        for (i, p) in config.policies.into_iter().enumerate() {
-            let invalid =
-                |field: &str, reason: String| Error::InvalidConfig { path: format!("policies[{i}].{field}"), reason };
-            if !seen.insert(p.policy_id.clone()) {
-                return Err(invalid("policy_id", format!("`{}` is configured twice", p.policy_id)));
-            }
-            if p.max_per_run == 0 {
-                return Err(invalid("max_per_run", "the cap must be at least 1".to_owned()));
-            }
-            let fix = catalogue.get(&p.fix).map_err(|e| invalid("fix", e.to_string()))?.clone();
-            let info = fix.info();
-            let params =
-                Params::from_config(info.key, info.params, &p.params).map_err(|e| invalid("params", e.to_string()))?;
-            policies.push(Prepared { config: p, fix, params });
+        let policies = PreparedFix::prepare_all(config.policies, catalogue)?;
+        if let Some(i) = policies.iter().position(|p| p.config.max_per_run == 0) {
+            return Err(Error::InvalidConfig {
+                path: format!("policies[{i}].max_per_run"),
+                reason: "the cap must be at least 1".to_owned(),
+            });
         }
         Ok(Self {
             policies,
@@ -464,7 +481,7 @@ impl Planner {
     #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
-        p: &Prepared,
+        p: &PreparedFix,
         v: &Violation,
         plan: Option<FixRecord>,
         exceptions: &ExceptionSet,
@@ -567,7 +584,7 @@ impl Planner {
     #[allow(clippy::too_many_arguments)]
     async fn fix_now(
         &self,
-        p: &Prepared,
+        p: &PreparedFix,
         v: &Violation,
         asset: &Asset,
         state: Option<(String, PlanState, FixRecord)>,
@@ -630,7 +647,7 @@ impl Planner {
     fn notice(
         &self,
         kind: MessageKind,
-        p: &Prepared,
+        p: &PreparedFix,
         v: &Violation,
         asset: &Asset,
         to: Vec<String>,
