@@ -14,7 +14,7 @@
 //! Its size is about that of the keys of the assets and violations of the
 //! scopes this store committed (some 100 bytes per asset).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use crate::delta::Known;
 

@@ -16,11 +16,13 @@
 //!   seen before the scan: **removed**.
 
 use hashbrown::HashMap;
+use rayon::prelude::*;
 
 use pacbot_core::{Asset, ScopeStatus};
 
+use crate::error::Result;
 use crate::model::ScanCommit;
-use crate::validate::asset_fingerprint;
+use crate::validate::{self, asset_fingerprint};
 
 /// A stored asset, as the plan needs it. `K` is how the backend finds the row again.
 #[derive(Clone, Debug)]
@@ -48,7 +50,10 @@ pub(crate) struct ScopeWork<'a> {
 }
 
 /// The scopes of a commit, in key order.
-pub(crate) fn scopes(c: &ScanCommit) -> Vec<ScopeWork<'_>> {
+///
+/// # Errors
+/// When an asset is given twice (found side by side once sorted).
+pub(crate) fn scopes(c: &ScanCommit) -> Result<Vec<ScopeWork<'_>>> {
     type Key<'a> = (&'a str, &'a str, &'a str, &'a str);
     type Map<'a> = HashMap<Key<'a>, ScopeWork<'a>>;
     fn entry<'a, 'm>(map: &'m mut Map<'a>, key: Key<'a>) -> &'m mut ScopeWork<'a> {
@@ -74,10 +79,16 @@ pub(crate) fn scopes(c: &ScanCommit) -> Vec<ScopeWork<'_>> {
     scopes.sort_unstable_by(|x, y| {
         (x.provider, x.account, x.region, x.kind).cmp(&(y.provider, y.account, y.region, y.kind))
     });
-    for s in &mut scopes {
-        s.assets.sort_unstable_by(|&x, &y| c.assets[x].id.resource_id.cmp(&c.assets[y].id.resource_id));
-    }
-    scopes
+    // Each scope sorted on a core of its own.
+    let rid = |i: usize| c.assets[i].id.resource_id.as_str();
+    scopes.par_iter_mut().try_for_each(|s| {
+        s.assets.sort_unstable_by(|&x, &y| rid(x).cmp(rid(y)));
+        match s.assets.windows(2).find(|p| rid(p[0]) == rid(p[1])) {
+            Some(pair) => Err(validate::twice(&c.assets[pair[1]])),
+            None => Ok(()),
+        }
+    })?;
+    Ok(scopes)
 }
 
 /// A stored asset a commit marks removed.
@@ -242,36 +253,17 @@ impl Incoming<'_> {
     }
 }
 
-/// Below this many assets to fingerprint per thread, one thread does it all.
-const PRINTS_PER_THREAD: usize = 20_000;
-
 /// The fingerprints of `assets[i]` for each `i` of `wanted` (0 for the
-/// others: not computed), on as many threads as the machine has cores. A
-/// rescan compares every asset it sees with the stored one; this is most of
-/// its work once the stored state is known.
+/// others: not computed), on every core. A rescan compares every asset it
+/// sees with the stored one; this is most of its work once the stored state
+/// is known.
 pub(crate) fn fingerprints<'a>(assets: &'a [Asset], wanted: &[usize]) -> Incoming<'a> {
     let mut out = vec![0; assets.len()];
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let threads = cores.min(wanted.len() / PRINTS_PER_THREAD).max(1);
-    if threads == 1 {
-        for &i in wanted {
-            out[i] = asset_fingerprint(&assets[i]);
-        }
-        return Incoming { assets, prints: out };
+    let prints: Vec<i64> =
+        wanted.par_iter().with_min_len(validate::PER_TASK).map(|&i| asset_fingerprint(&assets[i])).collect();
+    for (&i, f) in wanted.iter().zip(prints) {
+        out[i] = f;
     }
-    let chunk = wanted.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = wanted
-            .chunks(chunk)
-            .map(|ids| (ids, s.spawn(move || ids.iter().map(|&i| asset_fingerprint(&assets[i])).collect::<Vec<_>>())))
-            .collect();
-        for (ids, part) in parts {
-            // A thread that failed leaves its fingerprints to be computed on demand.
-            for (&i, f) in ids.iter().zip(part.join().unwrap_or_default()) {
-                out[i] = f;
-            }
-        }
-    });
     Incoming { assets, prints: out }
 }
 
@@ -308,7 +300,7 @@ mod tests {
 
     #[test]
     fn fingerprints_on_threads_equal_one_by_one() {
-        let n = 3 * PRINTS_PER_THREAD;
+        let n = 6 * validate::PER_TASK;
         let assets: Vec<Asset> =
             (0..n).map(|i| bucket("111", "eu-west-1", &format!("b{i}"), "Enabled", i % 3 == 0)).collect();
         // Every other asset wanted; the rest stay 0 (computed on demand).

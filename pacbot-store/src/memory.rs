@@ -194,6 +194,7 @@ impl Store for MemoryStore {
 
     async fn commit_scan(&self, mut commit: ScanCommit) -> Result<ScanRecord> {
         validate::commit(&mut commit)?;
+        validate::distinct_assets(&commit.assets)?;
         let mut st = self.write()?;
         let at = running(&st, commit.scan)?.started_at;
         let began = st.began_at.get(&commit.scan).copied().unwrap_or_default();

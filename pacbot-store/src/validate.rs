@@ -4,6 +4,7 @@
 //! microsecond and serialize documents once, for the backend to store.
 
 use hashbrown::HashSet;
+use rayon::prelude::*;
 
 use pacbot_core::{
     Asset, AssetGroup, AssetId, AttrKind, CoverageScope, Exception, ExceptionTarget, PolicyMeta, ScopeStatus,
@@ -114,9 +115,25 @@ fn violation_key(k: &ViolationKey, what: impl Fn() -> String) -> Result<()> {
     asset_id_of(&k.asset, what)
 }
 
+/// The error of an asset given twice in one scan.
+pub(crate) fn twice(a: &Asset) -> StoreError {
+    StoreError::invalid(format!("asset `{}`", short(&a.id.to_string())), "it appears twice in the scan")
+}
+
+/// Checks that no asset is given twice (a backend that sorts the assets by
+/// their ids finds duplicates side by side instead).
+pub(crate) fn distinct_assets(assets: &[Asset]) -> Result<()> {
+    let mut seen = HashSet::with_capacity(assets.len());
+    match assets.iter().find(|a| !seen.insert(&a.id)) {
+        Some(a) => Err(twice(a)),
+        None => Ok(()),
+    }
+}
+
 /// Checks an asset's identity, name and tags (cheap: nothing is
-/// serialized). Its documents are checked by [`asset_doc`] when written.
-pub(crate) fn asset(a: &Asset) -> Result<()> {
+/// serialized). Only assets a commit writes are checked (by [`asset_doc`]):
+/// an asset equal to a stored one is as valid as the row it matches.
+fn asset(a: &Asset) -> Result<()> {
     let label = || format!("asset `{}`", short(&a.id.to_string()));
     asset_id_of(&a.id, label)?;
     if let Some(name) = &a.name {
@@ -151,6 +168,7 @@ pub(crate) struct AssetDoc {
 /// fingerprint equals a stored one's has the documents of a row that passed
 /// these checks.
 pub(crate) fn asset_doc(a: &Asset) -> Result<AssetDoc> {
+    asset(a)?;
     let label = || format!("asset `{}`", short(&a.id.to_string()));
     let attributes = to_json(&a.attributes, || format!("attributes of {}", label()))?;
     let tags_json = to_json(&a.tags, || format!("tags of {}", label()))?;
@@ -241,19 +259,12 @@ pub(crate) struct PreparedCommit {
     pub snapshots: Vec<String>,
 }
 
+/// Below this many items, one task does them (the split costs more than it saves).
+pub(crate) const PER_TASK: usize = 8_192;
+
 /// Checks a scan commit, truncates its times and serializes its documents.
 pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
     c.finished_at = trunc(c.finished_at);
-    let mut seen = HashSet::with_capacity(c.assets.len());
-    for a in &c.assets {
-        if !seen.insert(&a.id) {
-            return Err(StoreError::invalid(
-                format!("asset `{}`", short(&a.id.to_string())),
-                "it appears twice in the scan",
-            ));
-        }
-        asset(a)?;
-    }
     for (s, status) in c.coverage.scopes() {
         scope(s)?;
         if let ScopeStatus::Failed { error } = status {
@@ -269,34 +280,46 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         v.modified_at = trunc(v.modified_at);
         v.closed_at = v.closed_at.map(trunc);
     }
+    // Each violation checked, its details serialized and its state
+    // fingerprinted on every core (a rescan commits every open violation);
+    // the first error in the commit's order is the one reported.
+    let checked: Vec<(Option<String>, i64)> = c
+        .violations
+        .par_iter()
+        .with_min_len(PER_TASK)
+        .map(|v| {
+            let label = || format!("violation `{}`", short(&v.key.to_string()));
+            violation_key(&v.key, label)?;
+            text(&v.reason, || format!("reason of {}", label()))?;
+            if let Some(e) = &v.exception_id {
+                id(e, || format!("exception id of {}", label()))?;
+            }
+            let details = if v.details.is_null() {
+                None
+            } else {
+                Some(to_json(&v.details, || format!("details of {}", label()))?)
+            };
+            let hash = violation_fingerprint(v, details.as_deref());
+            Ok((details, hash))
+        })
+        .collect::<Result<_>>()?;
+    let (details, violation_hashes): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
     let mut keys = HashSet::with_capacity(c.violations.len());
-    let mut details = Vec::with_capacity(c.violations.len());
-    let mut violation_hashes = Vec::with_capacity(c.violations.len());
-    for v in &c.violations {
-        let label = || format!("violation `{}`", short(&v.key.to_string()));
-        violation_key(&v.key, label)?;
-        text(&v.reason, || format!("reason of {}", label()))?;
-        if let Some(e) = &v.exception_id {
-            id(e, || format!("exception id of {}", label()))?;
-        }
-        details.push(if v.details.is_null() {
-            None
-        } else {
-            Some(to_json(&v.details, || format!("details of {}", label()))?)
-        });
-        if !keys.insert(&v.key) {
-            return Err(StoreError::invalid(label(), "it appears twice in the scan"));
-        }
-        violation_hashes.push(violation_fingerprint(v, details.last().and_then(Option::as_deref)));
+    if let Some(v) = c.violations.iter().find(|v| !keys.insert(&v.key)) {
+        return Err(StoreError::invalid(
+            format!("violation `{}`", short(&v.key.to_string())),
+            "it appears twice in the scan",
+        ));
     }
-    for t in &mut c.transitions {
+    c.transitions.par_iter_mut().with_min_len(PER_TASK).try_for_each(|t| {
         let label = || format!("transition of violation `{}`", short(&t.key.to_string()));
         if !keys.contains(&t.key) {
             return Err(StoreError::invalid(label(), "the scan commits no violation with this key"));
         }
         text(&t.reason, || format!("reason of {}", label()))?;
         t.at = trunc(t.at);
-    }
+        Ok(())
+    })?;
     let mut snapshots = Vec::with_capacity(c.snapshots.len());
     for r in &c.snapshots {
         let label = || format!("compliance report of group `{}`", r.group.as_deref().unwrap_or("(overall)"));

@@ -1,7 +1,9 @@
 //! Writes: scans (one transaction per commit, rows streamed with binary
 //! `COPY`), exceptions, groups, policies, auto-fix records.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+
+use hashbrown::HashMap;
 
 use chrono::{DateTime, Utc};
 use pacbot_core::{AssetGroup, AssetId, Exception, ScopeStatus};
@@ -247,7 +249,7 @@ pub(super) async fn commit_scan(
 
     // Assets: what changed since the stored state, scope by scope; only
     // new and changed ones are staged and upserted (in key order, first seen kept).
-    let scopes = delta::scopes(c);
+    let scopes = delta::scopes(c)?;
     let mut plan = AssetPlan::default();
     let mut stored_before = 0;
     let seen_stmt = tx

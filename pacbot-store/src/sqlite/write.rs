@@ -1,7 +1,7 @@
 //! Writes: scans (one transaction per commit), exceptions, groups,
 //! policies, auto-fix records.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use chrono::{DateTime, Utc};
 use pacbot_core::{AssetGroup, Exception, ScopeStatus, ViolationKey};
@@ -198,7 +198,7 @@ pub(super) fn commit_scan(
     let mut budget = WriteBudget::new(fail.take());
 
     // Assets: what changed since the stored state, scope by scope.
-    let scopes = delta::scopes(c);
+    let scopes = delta::scopes(c)?;
     let mut plan = AssetPlan::default();
     let mut stored = Vec::with_capacity(scopes.len());
     for w in &scopes {
@@ -288,6 +288,11 @@ pub(super) fn commit_scan(
              WHERE pk = ?1",
         )?;
         let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
+        let mut drop_tag = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1 AND key = ?2")?;
+        let mut put_tag = tx.prepare_cached(
+            "INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (asset_pk, key) DO UPDATE SET value = excluded.value",
+        )?;
         let mut changed_hashes = Vec::with_capacity(plan.changed.len());
         for &(i, pk) in &plan.changed {
             let a = &c.assets[i];
@@ -297,10 +302,26 @@ pub(super) fn commit_scan(
             let tags: String = old_tags.query_row([pk], |r| r.get(0))?;
             update.execute(params![pk, a.name, p.attributes, p.tags_json, p.hash, at_us, scan])?;
             if tags != p.tags_json {
-                budget.ticks(1 + a.tags.len())?;
-                clear_tags.execute([pk])?;
-                for (k, v) in a.tags.iter() {
-                    add_tag.execute(params![pk, k, v])?;
+                // Only the tags that changed: a rescan usually changes one or two of an asset's tags.
+                match serde_json::from_str::<std::collections::HashMap<String, String>>(&tags) {
+                    Ok(old) => {
+                        for k in old.keys().filter(|k| a.tags.get(k).is_none()) {
+                            budget.tick()?;
+                            drop_tag.execute(params![pk, k])?;
+                        }
+                        for (k, v) in a.tags.iter().filter(|(k, v)| old.get(*k).is_none_or(|o| o.as_str() != *v)) {
+                            budget.tick()?;
+                            put_tag.execute(params![pk, k, v])?;
+                        }
+                    }
+                    // Tags stored by hand or by an older version, perhaps: rewritten whole.
+                    Err(_) => {
+                        budget.ticks(1 + a.tags.len())?;
+                        clear_tags.execute([pk])?;
+                        for (k, v) in a.tags.iter() {
+                            add_tag.execute(params![pk, k, v])?;
+                        }
+                    }
                 }
             }
         }
@@ -378,7 +399,7 @@ pub(super) fn commit_scan(
     for v in &c.violations {
         let a = &v.key.asset;
         let scope = (a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str());
-        if let std::collections::hash_map::Entry::Vacant(e) = stored.entry(scope) {
+        if let hashbrown::hash_map::Entry::Vacant(e) = stored.entry(scope) {
             e.insert(match known.violations.remove(&cache::owned(scope)) {
                 Some(held) => held,
                 None => stored_violations(&tx, scope)?,

@@ -61,16 +61,18 @@ pub async fn rescan_writes_only_what_changed(store: &dyn Harness) {
     assets[1] = bucket("111", "eu-west-1", "r001", "Enabled", false).with_tag("Owner", "team-1");
     assets[5] = estate_bucket(5).with_tag("Owner", "new-team");
     assets[6] = estate_bucket(6).with_tag("Owner", "new-team");
+    // Re-tagged the other way: its `Owner` tag gone, a `Retagged` tag added.
+    assets[7] = bucket("111", "eu-west-1", "r007", "Enabled", false).with_tag("Retagged", "yes");
     assets.push(estate_bucket(N)); // new: fails versioning and is public
     let some = run_scan(store, &e, "s3", at(2), assets, cov()).await;
     assert_eq!(
         asset_counts(&some.record.counts),
-        (1, 4, 1, 4),
+        (1, 5, 1, 4),
         "(new, changed, removed, violations changed): r003 opened, r001 closed, r200's two opened"
     );
     let writes = store.last_commit_writes();
-    let bound = idle + 3 * (1 + 4) + 1 + 2 * 4;
-    assert!(writes <= bound, "a rescan with 6 assets changed wrote {writes} rows (at most {bound} expected)");
+    let bound = idle + 3 * (1 + 5) + 1 + 2 * 4;
+    assert!(writes <= bound, "a rescan with 7 assets changed wrote {writes} rows (at most {bound} expected)");
 
     // Everything reads back as if every asset had been rewritten.
     let unchanged = store.asset(&bucket_id(50)).await.unwrap();
@@ -97,6 +99,12 @@ pub async fn rescan_writes_only_what_changed(store: &dyn Harness) {
     let team0 = owned_by(store, "team-0").await;
     assert_eq!(team0.len(), N / 5 - 1 + 1, "r005 left team-0, r200 joined it, r195 stayed");
     assert!(!team0.contains(&"r005".to_owned()));
+    assert!(!owned_by(store, "team-2").await.contains(&"r007".to_owned()), "r007's Owner tag was removed");
+    let retagged = AssetFilter { tags: vec![TagFilter::eq("Retagged", "yes")], ..AssetFilter::default() };
+    let retagged: Vec<String> =
+        store.all_assets(retagged).await.unwrap().into_iter().map(|r| r.asset.id.resource_id).collect();
+    assert_eq!(retagged, vec!["r007"], "r007's new tag is found");
+    assert_eq!(store.asset(&bucket_id(7)).await.unwrap().asset.tag("Owner"), None);
     let by_last_seen = store
         .assets(&AssetQuery {
             filter: AssetFilter { include_removed: true, ..AssetFilter::default() },
