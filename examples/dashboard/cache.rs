@@ -205,3 +205,42 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
     cache.put(key, revision, bytes.clone(), content_type);
     Response::from_parts(parts, Body::from(bytes))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn key(uri: &str) -> Key {
+        Key { uri: uri.to_owned(), role: Role::Reader, groups: None }
+    }
+
+    fn json() -> HeaderValue {
+        HeaderValue::from_static("application/json")
+    }
+
+    #[test]
+    fn entries_are_kept_per_revision_and_within_bounds() {
+        let config = Config { max_entries: 2, max_bytes: 10, ..Config::default() };
+        let cache = ResponseCache::new(config);
+        assert!(cache.get(&key("/a"), 7).is_none(), "a new revision starts empty");
+        cache.put(key("/a"), 7, Bytes::from_static(b"aaaa"), json());
+        assert_eq!(cache.get(&key("/a"), 7).unwrap().0, Bytes::from_static(b"aaaa"));
+        // Computed at an older revision than the cache's: not kept.
+        cache.put(key("/b"), 6, Bytes::from_static(b"bb"), json());
+        assert!(cache.get(&key("/b"), 7).is_none());
+        // Over the byte budget alone: not kept; over the entry budget: emptied first.
+        cache.put(key("/big"), 7, Bytes::from_static(b"0123456789x"), json());
+        assert!(cache.get(&key("/big"), 7).is_none());
+        cache.put(key("/b"), 7, Bytes::from_static(b"bb"), json());
+        cache.put(key("/c"), 7, Bytes::from_static(b"cc"), json());
+        let entries = cache.entries.lock().unwrap();
+        assert!(entries.map.len() <= 2 && entries.bytes <= 10, "{entries:?}");
+        assert_eq!(entries.bytes, entries.map.values().map(|e| e.body.len()).sum::<usize>());
+        drop(entries);
+        assert!(cache.get(&key("/c"), 7).is_some());
+        // Another revision: nothing kept is served.
+        assert!(cache.get(&key("/c"), 8).is_none());
+        assert!(cache.entries.lock().unwrap().map.is_empty());
+    }
+}
