@@ -26,6 +26,7 @@ use tower::ServiceExt;
 
 use dashboard::app::{Settings, router};
 use dashboard::auth::{Auth, OidcConfig, Role};
+use dashboard::cache::Config as ResponseCacheConfig;
 use dashboard::demo::DemoScan;
 
 const ADMIN: &str = "admin-secret-token";
@@ -108,6 +109,10 @@ impl Server {
     }
 
     fn over(store: Arc<dyn Store>, body_limit: usize) -> Self {
+        Self::with_cache(store, body_limit, ResponseCacheConfig::default())
+    }
+
+    fn with_cache(store: Arc<dyn Store>, body_limit: usize, response_cache: ResponseCacheConfig) -> Self {
         let idp = Idp::new();
         let oidc = OidcConfig::new(ISSUER, AUDIENCE);
         let auth = Auth::new()
@@ -118,6 +123,7 @@ impl Server {
         let mut settings = Settings::new(auth);
         settings.body_limit = body_limit;
         settings.demo = Some(DemoScan::new(":memory:"));
+        settings.response_cache = response_cache;
         Self { app: router(store.clone(), settings), store, idp }
     }
 
@@ -2007,4 +2013,189 @@ async fn a_caller_of_several_groups_sees_their_union_on_postgres() {
         assert!(!a.is_empty(), "{uri}");
         assert_eq!(ids(&a), ids(&b), "{uri}");
     }
+}
+
+// ---------------------------------------------------------------- the response cache
+
+/// A cache whose entries do not expire during a test (only writes invalidate them).
+fn lasting_cache() -> ResponseCacheConfig {
+    ResponseCacheConfig { max_age: std::time::Duration::from_secs(600), ..ResponseCacheConfig::default() }
+}
+
+/// The response cache's (hits, misses), from `/metrics`.
+async fn cache_counts(s: &Server) -> (u64, u64) {
+    let metrics = s.get("/metrics", ADMIN).await;
+    assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.text);
+    let counter = |name: &str| {
+        metrics
+            .text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok()))
+            .unwrap_or_else(|| panic!("no `{name}` in {}", metrics.text))
+    };
+    (counter("pacbot_response_cache_hits_total "), counter("pacbot_response_cache_misses_total "))
+}
+
+/// GETs `uri` and asserts whether the cache answered it; the body.
+async fn cached_get(s: &Server, uri: &str, token: &str, from_cache: bool) -> String {
+    let (hits, misses) = cache_counts(s).await;
+    let r = s.get(uri, token).await;
+    assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text);
+    let expected = if from_cache { (hits + 1, misses) } else { (hits, misses + 1) };
+    assert_eq!(cache_counts(s).await, expected, "{uri}: served from the cache: {from_cache}?");
+    r.text
+}
+
+#[tokio::test]
+async fn repeated_gets_are_served_from_the_cache() {
+    let s = Server::with_cache(seeded().await, dashboard::app::DEFAULT_BODY_LIMIT, lasting_cache());
+    for uri in [
+        "/api/violations?status=open&limit=50",
+        "/api/violations?status=open&limit=50&group=production",
+        "/api/compliance",
+        "/api/compliance/trend",
+        "/api/assets?limit=10",
+        "/api/policies",
+        "/api/search?q=payments",
+        "/api/groups",
+    ] {
+        let first = cached_get(&s, uri, READER, false).await;
+        let again = cached_get(&s, uri, READER, true).await;
+        assert_eq!(first, again, "{uri}");
+        let r = s.get(uri, READER).await;
+        assert_eq!(r.content_type, "application/json", "{uri}");
+        assert!(r.headers.contains_key(header::X_CONTENT_TYPE_OPTIONS), "security headers on cached answers");
+    }
+    // Another query string is another entry; errors are not kept.
+    cached_get(&s, "/api/violations?status=open&limit=49", READER, false).await;
+    for _ in 0..2 {
+        s.get("/api/compliance?group=nope", READER).await.error(StatusCode::NOT_FOUND);
+    }
+    // Routes outside the cache (admin views, metrics) are not counted.
+    let before = cache_counts(&s).await;
+    s.ok("/api/admin/exceptions", ADMIN).await;
+    s.ok("/api/openapi.json", READER).await;
+    assert_eq!(cache_counts(&s).await, before);
+    // A bad token is refused as before, cache or not.
+    s.get("/api/violations?status=open&limit=50", "wrong-token").await.error(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn every_kind_of_write_invalidates_cached_answers() {
+    let s = Server::with_cache(seeded().await, dashboard::app::DEFAULT_BODY_LIMIT, lasting_cache());
+    let warm = async |uri: &str| {
+        cached_get(&s, uri, READER, false).await;
+        cached_get(&s, uri, READER, true).await
+    };
+
+    // Groups through the API: stored, then deleted.
+    let before = warm("/api/groups").await;
+    let group = json!({"name": "eu", "criteria": {"path": "region", "glob": "eu-*"}});
+    assert_eq!(s.call(Method::PUT, "/api/admin/groups/eu", Some(ADMIN), Some(group)).await.status, StatusCode::OK);
+    let after = cached_get(&s, "/api/groups", READER, false).await;
+    assert!(!before.contains("\"eu\"") && after.contains("\"eu\""), "{after}");
+    cached_get(&s, "/api/groups", READER, true).await;
+    assert_eq!(s.call(Method::DELETE, "/api/admin/groups/eu", Some(ADMIN), None).await.status, StatusCode::NO_CONTENT);
+    assert!(!cached_get(&s, "/api/groups", READER, false).await.contains("\"eu\""));
+
+    // An exception: its grant and its revocation invalidate; the next scan exempts.
+    let uri = "/api/violations?status=open&severity=critical&limit=1";
+    let open: Value = serde_json::from_str(&warm(uri).await).unwrap();
+    let v = &open["items"][0];
+    let policy = v["key"]["policy_id"].as_str().unwrap().to_owned();
+    let new = json!({"id": "exc-1", "target": {"type": "asset", "asset": v["key"]["asset"], "policies": [policy]},
+                     "reason": "accepted risk"});
+    assert_eq!(s.call(Method::POST, "/api/admin/exceptions", Some(ADMIN), Some(new)).await.status, StatusCode::CREATED);
+    cached_get(&s, uri, READER, false).await;
+    warm("/api/violations?status=exempted&limit=1000").await;
+    assert_eq!(s.call(Method::POST, "/api/admin/scan", Some(ADMIN), None).await.status, StatusCode::OK);
+    let exempted = cached_get(&s, "/api/violations?status=exempted&limit=1000", READER, false).await;
+    assert!(exempted.contains("\"exc-1\""), "{exempted}");
+    warm(uri).await;
+    let r = s.call(Method::DELETE, "/api/admin/exceptions/exc-1", Some(ADMIN), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    cached_get(&s, uri, READER, false).await;
+
+    // A policy disabled, then enabled again.
+    let kb = format!("/api/policies/{policy}");
+    assert!(warm(&kb).await.contains("\"enabled\":true"));
+    let path = format!("/api/admin/policies/{policy}/enabled");
+    let r = s.call(Method::PUT, &path, Some(ADMIN), Some(json!({"enabled": false}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(cached_get(&s, &kb, READER, false).await.contains("\"enabled\":false"));
+    cached_get(&s, &kb, READER, true).await;
+    let r = s.call(Method::PUT, &path, Some(ADMIN), Some(json!({"enabled": true}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(cached_get(&s, &kb, READER, false).await.contains("\"enabled\":true"));
+
+    // A scan committed through the store directly, not through this server.
+    let trend: Value = serde_json::from_str(&warm("/api/compliance/trend").await).unwrap();
+    DemoScan::new(":memory:").rescan(s.store.as_ref()).await.unwrap();
+    let after: Value = serde_json::from_str(&cached_get(&s, "/api/compliance/trend", READER, false).await).unwrap();
+    assert_eq!(after.as_array().unwrap().len(), trend.as_array().unwrap().len() + 1, "{after}");
+    // And a group stored directly.
+    warm("/api/groups").await;
+    let direct = pacbot::AssetGroup::new("direct", pacbot::Criteria::always());
+    s.store.put_group(direct, pacbot::store::Stamp::new("test", pacbot::chrono::Utc::now())).await.unwrap();
+    assert!(cached_get(&s, "/api/groups", READER, false).await.contains("\"direct\""));
+}
+
+#[tokio::test]
+async fn callers_of_different_groups_never_share_cached_answers() {
+    let store = seeded().await;
+    let cached = Server::with_cache(store.clone(), dashboard::app::DEFAULT_BODY_LIMIT, lasting_cache());
+    let plain = Server::with_cache(store, dashboard::app::DEFAULT_BODY_LIMIT, ResponseCacheConfig::disabled());
+    for uri in ["/api/violations?limit=1000", "/api/assets?limit=1000", "/api/compliance", "/api/groups"] {
+        let reader = plain.get(uri, READER).await.text;
+        let payments = plain.get(uri, PAYMENTS).await.text;
+        assert_ne!(reader, payments, "{uri}: the scopes see different things");
+        // Each order, twice: every caller always gets their own answer.
+        for token in [READER, PAYMENTS, PAYMENTS, READER, ADMIN, PAYMENTS] {
+            let got = cached.get(uri, token).await;
+            assert_eq!(got.status, StatusCode::OK);
+            assert_eq!(&got.text, if token == PAYMENTS { &payments } else { &reader }, "{uri} as {token}");
+        }
+    }
+    // A JWT caller with the same groups as a static token is the same scope.
+    let jwt = cached.idp.token(&cached.idp.claims("someone", &[], 300));
+    assert_eq!(cached.get("/api/compliance", &jwt).await.text, plain.get("/api/compliance", READER).await.text);
+}
+
+#[tokio::test]
+async fn without_the_cache_answers_are_the_same_and_current() {
+    let store = seeded().await;
+    let cached = Server::with_cache(store.clone(), dashboard::app::DEFAULT_BODY_LIMIT, lasting_cache());
+    let plain = Server::with_cache(store, dashboard::app::DEFAULT_BODY_LIMIT, ResponseCacheConfig::disabled());
+    let uris = [
+        "/api/violations?status=open&limit=50",
+        "/api/violations?status=open&limit=50&group=production",
+        "/api/compliance/policies",
+        "/api/assets?limit=20&group=azure",
+        "/api/policies",
+    ];
+    for _ in 0..2 {
+        for uri in uris {
+            assert_eq!(cached.get(uri, READER).await.text, plain.get(uri, READER).await.text, "{uri}");
+        }
+    }
+    let metrics = plain.get("/metrics", ADMIN).await.text;
+    assert!(!metrics.contains("pacbot_response_cache"), "{metrics}");
+    // Writes show at once on both.
+    let group = json!({"name": "eu", "criteria": {"path": "region", "glob": "eu-*"}});
+    assert_eq!(plain.call(Method::PUT, "/api/admin/groups/eu", Some(ADMIN), Some(group)).await.status, StatusCode::OK);
+    assert!(plain.get("/api/groups", READER).await.text.contains("\"eu\""));
+    assert!(cached.get("/api/groups", READER).await.text.contains("\"eu\""));
+    for uri in uris {
+        assert_eq!(cached.get(uri, READER).await.text, plain.get(uri, READER).await.text, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn cached_answers_expire() {
+    let config =
+        ResponseCacheConfig { max_age: std::time::Duration::from_millis(50), ..ResponseCacheConfig::default() };
+    let s = Server::with_cache(seeded().await, dashboard::app::DEFAULT_BODY_LIMIT, config);
+    cached_get(&s, "/api/compliance", READER, false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    cached_get(&s, "/api/compliance", READER, false).await;
 }

@@ -224,6 +224,14 @@ pub async fn metrics(State(state): State<AppState>, who: Principal) -> ApiResult
     out.push_str("# HELP pacbot_open_violations Open violations of the latest scan.\n");
     out.push_str("# TYPE pacbot_open_violations gauge\n");
     out.push_str(&open);
+    if state.cache.enabled() {
+        out.push_str("# HELP pacbot_response_cache_hits_total API requests answered from the response cache.\n");
+        out.push_str("# TYPE pacbot_response_cache_hits_total counter\n");
+        let _ = writeln!(out, "pacbot_response_cache_hits_total {}", state.cache.hits());
+        out.push_str("# HELP pacbot_response_cache_misses_total Cacheable API requests computed anew.\n");
+        out.push_str("# TYPE pacbot_response_cache_misses_total counter\n");
+        let _ = writeln!(out, "pacbot_response_cache_misses_total {}", state.cache.misses());
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
 }
 

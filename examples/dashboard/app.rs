@@ -17,6 +17,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::auth::{Auth, Principal};
+use super::cache::{self, ResponseCache};
 use super::error::{ApiError, ApiResult};
 use super::rules::RuleCatalogue;
 use super::{admin, api, demo, ui};
@@ -46,6 +47,8 @@ pub struct Settings {
     /// The policies' rules for the knowledge base; `None`: the demo's with a
     /// demo, else the built-in packs'.
     pub rules: Option<RuleCatalogue>,
+    /// The response cache of the read-only JSON routes (on by default; see [`cache`]).
+    pub response_cache: cache::Config,
 }
 
 impl Settings {
@@ -59,6 +62,7 @@ impl Settings {
             secure_cookies: false,
             autofix: None,
             rules: None,
+            response_cache: cache::Config::default(),
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct Inner {
     pub autofix: Option<Arc<admin::Autofix>>,
     /// The policies' rules, for the knowledge base.
     pub rules: RuleCatalogue,
+    /// Responses of the read-only JSON routes, by store revision.
+    pub cache: ResponseCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -110,7 +116,16 @@ impl AppState {
             secure_cookies,
             autofix: None,
             rules,
+            cache: ResponseCache::new(cache::Config::disabled()),
         }))
+    }
+
+    /// The state with a response cache (before it is shared).
+    pub fn with_response_cache(mut self, config: cache::Config) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.cache = ResponseCache::new(config);
+        }
+        self
     }
 
     /// The state with an auto-fix set-up (before it is shared).
@@ -132,9 +147,11 @@ pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
         })
     });
     let state = AppState::new(store, settings.auth, settings.demo, settings.secure_cookies, rules)
-        .with_autofix(settings.autofix);
-    let api = Router::new()
-        .route("/openapi.json", get(api::openapi))
+        .with_autofix(settings.autofix)
+        .with_response_cache(settings.response_cache);
+    // The read-only JSON routes whose answers depend only on the store, the
+    // URI and the caller's role and groups: cached (see `cache`).
+    let cached = Router::new()
         .route("/compliance", get(api::compliance))
         .route("/compliance/categories", get(api::categories))
         .route("/compliance/policies", get(api::policy_compliance))
@@ -149,6 +166,9 @@ pub fn router(store: Arc<dyn Store>, settings: Settings) -> Router {
         .route("/policies", get(api::policies))
         .route("/policies/{id}", get(api::policy))
         .route("/groups", get(api::groups))
+        .route_layer(middleware::from_fn_with_state(state.clone(), cache::serve));
+    let api = cached
+        .route("/openapi.json", get(api::openapi))
         .route("/admin/groups/{name}", put(api::put_group).delete(api::delete_group))
         .route("/admin/exceptions", get(api::exceptions).post(api::add_exception))
         .route("/admin/exceptions/{id}", delete(api::revoke_exception))
@@ -241,6 +261,10 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        // Authenticated already by the response cache.
+        if let Some(who) = parts.extensions.get::<Principal>() {
+            return Ok(who.clone());
+        }
         let value = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::keys::RemoteKeys;
 
 /// What a caller may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Read every view (of its groups, when scoped).

@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use pacbot::store::Store;
 
 use super::app::{DEFAULT_BODY_LIMIT, Settings, router};
 use super::auth::{Auth, Role, hash_token};
+use super::cache::Config as ResponseCacheConfig;
 use super::demo::DemoScan;
 use super::rules::RuleCatalogue;
 
@@ -43,9 +45,36 @@ pub struct Cli {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, global = true)]
     pub body_limit: usize,
+    /// Whether answers of the read-only JSON routes are cached until the
+    /// store changes (or they reach `--response-cache-max-age`).
+    #[arg(long, value_enum, env = "PACBOT_DASHBOARD_RESPONSE_CACHE", default_value = "on", global = true)]
+    pub response_cache: Switch,
+    /// How long a cached answer may be served at most, in seconds: answers
+    /// that depend on the clock (group criteria evaluated now) are this stale at most.
+    #[arg(long, default_value_t = 2.0, value_parser = seconds, global = true)]
+    pub response_cache_max_age: f64,
     /// A subcommand instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// On or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// A duration in seconds: finite, not negative, at most a day.
+fn seconds(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs.is_finite() && (0.0..=86_400.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("`{text}`: give 0 to 86400 seconds"))
+    }
 }
 
 /// Subcommands.
@@ -172,6 +201,11 @@ async fn serve(cli: Cli) -> Result<(), String> {
     settings.body_limit = cli.body_limit;
     settings.demo = demo;
     settings.secure_cookies = cli.secure_cookies;
+    settings.response_cache = ResponseCacheConfig {
+        enabled: cli.response_cache == Switch::On,
+        max_age: Duration::from_secs_f64(cli.response_cache_max_age),
+        ..ResponseCacheConfig::default()
+    };
     let app = router(store, settings);
     let listener =
         tokio::net::TcpListener::bind(cli.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;

@@ -20,6 +20,7 @@ pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod app;
 pub(crate) mod auth;
+pub(crate) mod cache;
 pub(crate) mod cli;
 pub(crate) mod demo;
 pub(crate) mod error;

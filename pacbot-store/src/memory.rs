@@ -53,6 +53,8 @@ struct State {
     groups: BTreeMap<String, AssetGroupRecord>,
     policies: BTreeMap<String, PolicyRecord>,
     fixes: BTreeMap<String, FixRecord>,
+    /// [`Store::revision`]: advanced, under the lock, by every write that succeeds.
+    revision: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -189,6 +191,7 @@ impl Store for MemoryStore {
         st.scans.insert(id, rec.clone());
         let clock = st.commits;
         st.began_at.insert(id, clock);
+        st.revision += 1;
         Ok(rec)
     }
 
@@ -309,6 +312,7 @@ impl Store for MemoryStore {
             st.scope_commits.insert(scope.clone(), (clock, scan));
         }
         st.began_at.remove(&scan);
+        st.revision += 1;
         let rec = st.scans.get_mut(&scan).ok_or_else(|| StoreError::not_found("scan", scan))?;
         rec.status = status;
         rec.counts = counts;
@@ -324,6 +328,7 @@ impl Store for MemoryStore {
         let mut st = self.write()?;
         running(&st, scan)?;
         st.began_at.remove(&scan);
+        st.revision += 1;
         let rec = st.scans.get_mut(&scan).ok_or_else(|| StoreError::not_found("scan", scan))?;
         rec.status = ScanStatus::Aborted;
         rec.error = Some(reason.to_owned());
@@ -463,13 +468,16 @@ impl Store for MemoryStore {
         let created = st.exceptions.get(&exception.id).map_or_else(|| by.clone(), |e| e.created.clone());
         let rec = ExceptionRecord { exception, created, updated: by };
         st.exceptions.insert(rec.exception.id.clone(), rec.clone());
+        st.revision += 1;
         Ok(rec)
     }
 
     async fn delete_exception(&self, id: &str) -> Result<()> {
         validate::id(id, || "exception id".to_owned())?;
         let mut st = self.write()?;
-        st.exceptions.remove(id).map(|_| ()).ok_or_else(|| StoreError::not_found("exception", id))
+        st.exceptions.remove(id).ok_or_else(|| StoreError::not_found("exception", id))?;
+        st.revision += 1;
+        Ok(())
     }
 
     async fn exceptions(&self) -> Result<Vec<ExceptionRecord>> {
@@ -483,13 +491,16 @@ impl Store for MemoryStore {
         let created = st.groups.get(&group.name).map_or_else(|| by.clone(), |g| g.created.clone());
         let rec = AssetGroupRecord { group, created, updated: by };
         st.groups.insert(rec.group.name.clone(), rec.clone());
+        st.revision += 1;
         Ok(rec)
     }
 
     async fn delete_group(&self, name: &str) -> Result<()> {
         validate::id(name, || "asset group name".to_owned())?;
         let mut st = self.write()?;
-        st.groups.remove(name).map(|_| ()).ok_or_else(|| StoreError::not_found("asset group", name))
+        st.groups.remove(name).ok_or_else(|| StoreError::not_found("asset group", name))?;
+        st.revision += 1;
+        Ok(())
     }
 
     async fn groups(&self) -> Result<Vec<AssetGroupRecord>> {
@@ -505,6 +516,7 @@ impl Store for MemoryStore {
         for meta in policies {
             st.policies.insert(meta.id.clone(), PolicyRecord { meta, updated_at });
         }
+        st.revision += 1;
         Ok(())
     }
 
@@ -534,6 +546,7 @@ impl Store for MemoryStore {
             record.created_at = old.created_at;
         }
         st.fixes.insert(record.id.clone(), record.clone());
+        st.revision += 1;
         Ok(record)
     }
 
@@ -558,5 +571,9 @@ impl Store for MemoryStore {
             .collect();
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(out)
+    }
+
+    async fn revision(&self) -> Result<u64> {
+        Ok(self.read()?.revision)
     }
 }

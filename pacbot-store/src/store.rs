@@ -114,6 +114,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Auto-fix records, oldest first (by creation time, then id).
     async fn fix_records(&self, filter: &FixFilter) -> Result<Vec<FixRecord>>;
+
+    /// The store's revision: a number that changes whenever a write that a
+    /// read could observe commits — a scan begun, committed or aborted, an
+    /// exception or asset group stored or deleted, policies stored, an
+    /// auto-fix record stored — and does not change otherwise (a read, a
+    /// write that fails, changes nothing). For caches of read results: one
+    /// computed after reading revision `r` is current as long as the
+    /// revision is still `r`.
+    ///
+    /// It changes no earlier than the write becomes visible (the database
+    /// backends advance it inside the writing transaction), so a result
+    /// computed after reading `r` reflects at least every write before
+    /// `r`. It is kept in the database: other instances and processes on
+    /// the same SQLite file or PostgreSQL schema see each other's writes
+    /// advance it. One point query; only equality is meaningful (it grows,
+    /// but by no fixed step).
+    async fn revision(&self) -> Result<u64>;
 }
 
 /// Conveniences built on [`Store`], for every store (`dyn Store` included).

@@ -305,3 +305,11 @@ async fn another_writer_between_commits() {
     let second = PostgresStore::open(schema.url()).await.unwrap();
     pacbot_store::testing::another_writer_between_commits(&first, &second).await;
 }
+
+/// Two stores on one database: each sees the revision the other's writes advanced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revision_seen_by_another_instance() {
+    let (first, schema) = scratch_store().await;
+    let second = PostgresStore::open(schema.url()).await.unwrap();
+    pacbot_store::testing::revision_seen_by_another_instance(&first, &second).await;
+}

@@ -116,3 +116,13 @@ async fn another_writer_between_commits() {
     let second = SqliteStore::open(&path).await.unwrap();
     pacbot_store::testing::another_writer_between_commits(&first, &second).await;
 }
+
+/// Two stores on one file: each sees the revision the other's writes advanced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revision_seen_by_another_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pacbot.db");
+    let first = SqliteStore::open(&path).await.unwrap();
+    let second = SqliteStore::open(&path).await.unwrap();
+    pacbot_store::testing::revision_seen_by_another_instance(&first, &second).await;
+}

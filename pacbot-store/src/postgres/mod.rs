@@ -269,6 +269,9 @@ impl PostgresStore {
     }
 }
 
+/// Advances the store's revision (see [`Store::revision`]).
+const BUMP_REVISION: &str = "UPDATE revision SET seq = seq + 1";
+
 /// Runs `$body` (an expression using the transaction `$tx`, awaited) in a
 /// read-only repeatable-read transaction: one snapshot for all its statements.
 macro_rules! reading {
@@ -291,13 +294,16 @@ macro_rules! reading {
 }
 
 /// Runs `$body` in a read-committed transaction, committed when it succeeds
-/// (rolled back when it fails).
+/// (rolled back when it fails). The store's revision is advanced last, in
+/// the same transaction: it changes when (and only if) the write commits.
 macro_rules! writing {
     ($self:ident, $op:expr, |$tx:ident| $body:expr) => {
         async {
             let mut client = $self.client().await?;
             let $tx = client.transaction().await?;
             let out = $body.await?;
+            let bump = $tx.prepare_cached(BUMP_REVISION).await?;
+            $tx.execute(&bump, &[]).await?;
             $tx.commit().await?;
             Ok(out)
         }
@@ -442,5 +448,16 @@ impl Store for PostgresStore {
     async fn fix_records(&self, filter: &FixFilter) -> Result<Vec<FixRecord>> {
         validate::fix_filter(filter)?;
         reading!(self, "listing auto-fix records", |tx| read::fix_records(&tx, filter))
+    }
+
+    async fn revision(&self) -> Result<u64> {
+        async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached("SELECT seq FROM revision").await?;
+            let seq: i64 = client.query_one(&stmt, &[]).await?.try_get(0)?;
+            Ok(u64::try_from(seq).unwrap_or_default())
+        }
+        .await
+        .map_err(|e: StoreError| e.during("reading the revision"))
     }
 }

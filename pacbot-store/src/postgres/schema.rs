@@ -208,6 +208,19 @@ CREATE TABLE scope_commits (
 );
 "#,
     ),
+    (
+        "a revision every committed write advances",
+        r#"
+-- One row; every writing transaction advances it last, just before it
+-- commits (see `writing!`), so it changes exactly when a write becomes
+-- visible, and its row lock is held only for the end of the transaction.
+CREATE TABLE revision (
+    id  int PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL
+);
+INSERT INTO revision (id, seq) VALUES (1, 0);
+"#,
+    ),
 ];
 
 /// The schema version this build writes.

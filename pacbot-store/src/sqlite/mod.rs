@@ -444,4 +444,13 @@ impl Store for SqliteStore {
         let filter = filter.clone();
         self.read("listing auto-fix records", move |c| read::fix_records(c, &filter)).await
     }
+
+    async fn revision(&self) -> Result<u64> {
+        // Advanced by the schema's triggers, inside each writing transaction.
+        self.read("reading the revision", |c| {
+            let seq: i64 = c.prepare_cached("SELECT seq FROM revision")?.query_row([], |r| r.get(0))?;
+            Ok(u64::try_from(seq).unwrap_or_default())
+        })
+        .await
+    }
 }

@@ -199,6 +199,49 @@ CREATE TABLE scope_commits (
     PRIMARY KEY (provider, account, region, kind)
 ) WITHOUT ROWID;
 ",
+    // 4: a revision that every committed write advances (`Store::revision`),
+    // for caches of what reads answered. Triggers advance it inside the
+    // writing transaction: every write touches one of these tables (a scan
+    // commit updates its scan's row once, whatever it wrote), so a scan
+    // commit pays one extra row update, nothing per asset or violation.
+    r"
+CREATE TABLE revision (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT INTO revision (id, seq) VALUES (1, 0);
+
+CREATE TRIGGER revision_scans_insert AFTER INSERT ON scans
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_scans_update AFTER UPDATE ON scans
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_scans_delete AFTER DELETE ON scans
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_exceptions_insert AFTER INSERT ON exceptions
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_exceptions_update AFTER UPDATE ON exceptions
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_exceptions_delete AFTER DELETE ON exceptions
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_asset_groups_insert AFTER INSERT ON asset_groups
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_asset_groups_update AFTER UPDATE ON asset_groups
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_asset_groups_delete AFTER DELETE ON asset_groups
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_policies_insert AFTER INSERT ON policies
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_policies_update AFTER UPDATE ON policies
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_policies_delete AFTER DELETE ON policies
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_fix_records_insert AFTER INSERT ON fix_records
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_fix_records_update AFTER UPDATE ON fix_records
+BEGIN UPDATE revision SET seq = seq + 1; END;
+CREATE TRIGGER revision_fix_records_delete AFTER DELETE ON fix_records
+BEGIN UPDATE revision SET seq = seq + 1; END;
+",
 ];
 
 /// The schema version this build writes.

@@ -21,6 +21,7 @@ pub mod postgres;
 mod queries;
 mod records;
 mod rescan;
+mod revision;
 mod scans;
 
 use std::future::Future;
@@ -30,6 +31,7 @@ pub use latest::changes_and_latest;
 pub use queries::{asset_360, filters, omni_search, pagination_without_gaps_or_repeats};
 pub use records::{compliance_trend, exceptions_crud, fix_records, groups_crud, policy_catalogue};
 pub use rescan::{another_writer_between_commits, rescan_writes_only_what_changed};
+pub use revision::{revision_follows_writes, revision_seen_by_another_instance};
 pub use scans::{
     concurrent_shard_writers, failed_commit_leaves_nothing, lifecycle_over_scans, partial_scan_keeps_failed_scopes,
     previous_violations_by_scope, round_trip, same_scope_scans_do_not_interleave,
@@ -122,6 +124,7 @@ pub const TESTS: &[&str] = &[
     "changes_and_latest",
     "bad_input",
     "sql_metacharacters_verbatim",
+    "revision_follows_writes",
 ];
 
 /// Runs every test of the suite, each on a fresh store from `factory`.
@@ -151,6 +154,7 @@ where
     changes_and_latest(factory().await.harness()).await;
     bad_input(factory().await.harness()).await;
     sql_metacharacters_verbatim(factory().await.harness()).await;
+    revision_follows_writes(factory().await.harness()).await;
 }
 
 /// Generates one `#[tokio::test]` per conformance test, each on a fresh
@@ -165,7 +169,7 @@ macro_rules! conformance_tests {
             pagination_without_gaps_or_repeats, filters,
             omni_search, asset_360, exceptions_crud, groups_crud, policy_catalogue, fix_records, compliance_trend,
             changes_and_latest,
-            bad_input, sql_metacharacters_verbatim);
+            bad_input, sql_metacharacters_verbatim, revision_follows_writes);
     };
     (@each $factory:expr; $($name:ident),+) => {
         $(
