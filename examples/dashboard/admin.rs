@@ -851,7 +851,15 @@ async fn operations(State(state): State<AppState>, User(who): User) -> Response 
         "<h2>Ingested findings</h2><table id=\"findings\"><tr><th>Finding</th><th>Rule</th><th>Asset</th><th>Status</th><th></th></tr>",
     );
     let filter = FixFilter { kind: Some(FixKind::Plan), ..FixFilter::default() };
-    for f in state.store.fix_records(&filter).await.unwrap_or_default() {
+    // A store that cannot answer is said so, not shown as an empty table.
+    let findings = match state.store.fix_records(&filter).await {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = write!(body, "</table><p id=\"findings-error\">{}</p>", esc(&e.to_string()));
+            return ui::page("Operations", &who, &groups, None, &body);
+        }
+    };
+    for f in findings {
         if f.data.get("source").and_then(Value::as_str) != Some("webhook") {
             continue;
         }
