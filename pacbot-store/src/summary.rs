@@ -105,15 +105,6 @@ impl WriteBudget {
         Self { writes: 0, fail_after }
     }
 
-    /// Accounts for `n` writes.
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-    pub(crate) fn ticks(&mut self, n: usize) -> Result<()> {
-        for _ in 0..n {
-            self.tick()?;
-        }
-        Ok(())
-    }
-
     /// Accounts for one write.
     pub(crate) fn tick(&mut self) -> Result<()> {
         if self.fail_after.is_some_and(|n| self.writes >= n) {

@@ -75,6 +75,32 @@ async fn opening_migrates_to_the_current_version_in_wal_mode() {
     SqliteStore::open(&path).await.unwrap();
 }
 
+fn page_size(path: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_database_gets_16_kib_pages_and_an_existing_one_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.db");
+    drop(SqliteStore::open(&new).await.unwrap());
+    assert_eq!(page_size(&new), 16 * 1024);
+
+    // A database some earlier version created with SQLite's default pages.
+    let old = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);").unwrap();
+    }
+    let store = SqliteStore::open(&old).await.unwrap();
+    let scan = store.begin_scan(t(0)).await.unwrap();
+    let at = pacbot_store::testing::fixtures::at(0);
+    store.commit_scan(pacbot_store::ScanCommit::new(scan.id, at)).await.unwrap();
+    drop(store);
+    assert_eq!(page_size(&old), 4096, "an existing database's pages are left as they are");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_path_that_cannot_be_opened_is_an_error_naming_it() {
     let err = SqliteStore::open("/nonexistent-dir/for/pacbot.db").await.unwrap_err();

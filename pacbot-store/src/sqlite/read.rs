@@ -227,7 +227,7 @@ impl FilterSql for Where {
         self.terms.push(format!("{column} >= {mark}"));
     }
 
-    /// Tags are rows of `asset_tags`, by the asset's `pk`.
+    /// Tags are members of the asset's tags document.
     fn asset_tags(&mut self, tags: &[TagFilter]) {
         for t in tags {
             let term = self.tag(&t.key, t.value.as_deref());
@@ -245,7 +245,7 @@ impl FilterSql for Where {
             Some(v) => format!(" AND t.value = {}", self.text(v)),
             None => String::new(),
         };
-        format!("EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_pk = a.pk AND t.key = {key}{value})")
+        format!("EXISTS (SELECT 1 FROM json_each(a.tags) t WHERE t.key = {key}{value})")
     }
 }
 
@@ -532,7 +532,7 @@ pub(super) fn search(c: &Connection, text: &str, limit: usize) -> Result<Vec<Sea
         "SELECT {ASSET_COLS} FROM assets a
          WHERE a.removed_at IS NULL
            AND (instr(lower(a.resource_id), ?1) > 0 OR instr(lower(COALESCE(a.name, '')), ?1) > 0
-                OR EXISTS (SELECT 1 FROM asset_tags t WHERE t.asset_pk = a.pk AND instr(lower(t.value), ?1) > 0))
+                OR EXISTS (SELECT 1 FROM json_each(a.tags) t WHERE instr(lower(t.value), ?1) > 0))
          ORDER BY a.provider, a.account, a.region, a.kind, a.resource_id
          LIMIT ?2"
     ))?;

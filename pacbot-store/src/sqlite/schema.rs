@@ -242,6 +242,12 @@ BEGIN UPDATE revision SET seq = seq + 1; END;
 CREATE TRIGGER revision_fix_records_delete AFTER DELETE ON fix_records
 BEGIN UPDATE revision SET seq = seq + 1; END;
 ",
+    // 5: tag filters and search read each asset's tags document
+    // (`json_each`), which costs about what a probe of a side table did; the
+    // side table of tag rows, a third of a first commit's writing, is gone.
+    r"
+DROP TABLE asset_tags;
+",
 ];
 
 /// The schema version this build writes.

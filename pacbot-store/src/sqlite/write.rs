@@ -117,45 +117,6 @@ fn stored_assets(tx: &Connection, w: &ScopeWork<'_>) -> Result<(Vec<Known<i64>>,
     Ok((out, seen))
 }
 
-/// Below this many new rows a commit always writes into the indexes as it goes.
-const BULK_ROWS: usize = 50_000;
-
-/// Whether `rows` new rows are a bulk load for a table whose rows are
-/// counted by `table`'s integer primary key: many rows, and at least as
-/// many as the table holds. (Rebuilding an index costs about what its
-/// table holds; inserting into it in random order costs more per row,
-/// increasingly so once it no longer fits in the page cache.)
-fn bulk_load(tx: &Connection, table: &str, rows: usize) -> Result<bool> {
-    if rows < BULK_ROWS {
-        return Ok(false);
-    }
-    let held: Option<i64> = tx.query_row(&format!("SELECT max(pk) FROM {table}"), [], |r| r.get(0))?;
-    Ok(usize::try_from(held.unwrap_or(0)).unwrap_or(usize::MAX) <= rows)
-}
-
-/// Drops the secondary indexes of `table` (those the schema declares, not
-/// the ones of its keys), returning the SQL that creates them again. Inside
-/// the commit's transaction: a commit that fails or is interrupted keeps them.
-fn drop_indexes(tx: &Connection, table: &str) -> Result<Vec<String>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY name",
-    )?;
-    let indexes = stmt
-        .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    for (name, _) in &indexes {
-        tx.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
-    }
-    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
-}
-
-fn recreate_indexes(tx: &Connection, sql: &[String]) -> Result<()> {
-    for s in sql {
-        tx.execute_batch(s)?;
-    }
-    Ok(())
-}
-
 /// What the writer keeps of its last commit: per scope, the stored assets
 /// (by row key) and violations (row key and state fingerprint).
 pub(super) type Cache = WriteCache<i64, (i64, i64)>;
@@ -217,21 +178,14 @@ pub(super) fn commit_scan(
     for (i, (w, (held, seen))) in scopes.iter().zip(stored).enumerate() {
         plan.merge(i, w, &incoming, held, seen, at_us);
     }
-    // A bulk load (the first scan of an estate) builds the tags' secondary
-    // indexes once, sorted, after the rows are in, instead of inserting
-    // each tag into them in random order.
-    let tag_rows: usize = plan.new.iter().map(|&i| c.assets[i].tags.len()).sum();
-    let rebuild = if bulk_load(&tx, "assets", tag_rows)? { drop_indexes(&tx, "asset_tags")? } else { Vec::new() };
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
                                  first_seen, last_seen, changed_at, first_scan, last_scan)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10, ?11, ?11)",
         )?;
-        let mut add_tag = tx.prepare_cached("INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)")?;
-        // The keys of the new rows, in the order of `plan.new`, and as runs of consecutive keys.
+        // The keys of the new rows, in the order of `plan.new`.
         let mut new_rows: Vec<(i64, i64)> = Vec::with_capacity(plan.new.len());
-        let mut runs: Vec<(i64, i64)> = Vec::new();
         // Serializing the documents (a helper thread) overlaps writing the rows (this one).
         std::thread::scope(|threads| -> Result<()> {
             let (docs, ready) = std::sync::mpsc::sync_channel(DOCS_AHEAD);
@@ -246,7 +200,7 @@ pub(super) fn commit_scan(
             });
             for (&i, doc) in plan.new.iter().zip(ready) {
                 let a = &c.assets[i];
-                budget.ticks(1 + a.tags.len())?;
+                budget.tick()?;
                 let p = doc?;
                 let id = &a.id;
                 insert.execute(params![
@@ -262,36 +216,14 @@ pub(super) fn commit_scan(
                     at_us,
                     scan
                 ])?;
-                let pk = tx.last_insert_rowid();
-                match runs.last_mut() {
-                    Some((_, last)) if *last + 1 == pk => *last = pk,
-                    _ => runs.push((pk, pk)),
-                }
-                new_rows.push((pk, p.hash));
+                new_rows.push((tx.last_insert_rowid(), p.hash));
             }
             Ok(())
         })?;
-        // The new assets' tags, from their stored tags documents, one
-        // statement per run of consecutive keys (usually one).
-        let mut tags_of = tx.prepare_cached(
-            "INSERT INTO asset_tags (asset_pk, key, value)
-             SELECT a.pk, t.key, t.value FROM assets a, json_each(a.tags) t WHERE a.pk BETWEEN ?1 AND ?2
-             ORDER BY a.pk, t.key",
-        )?;
-        for (first, last) in runs {
-            tags_of.execute([first, last])?;
-        }
-        let mut old_tags = tx.prepare_cached("SELECT tags FROM assets WHERE pk = ?1")?;
         let mut update = tx.prepare_cached(
             "UPDATE assets SET name = ?2, attributes = ?3, tags = ?4, hash = ?5, last_seen = ?6, changed_at = ?6,
                                last_scan = ?7, removed_at = NULL
              WHERE pk = ?1",
-        )?;
-        let mut clear_tags = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1")?;
-        let mut drop_tag = tx.prepare_cached("DELETE FROM asset_tags WHERE asset_pk = ?1 AND key = ?2")?;
-        let mut put_tag = tx.prepare_cached(
-            "INSERT INTO asset_tags (asset_pk, key, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (asset_pk, key) DO UPDATE SET value = excluded.value",
         )?;
         let mut changed_hashes = Vec::with_capacity(plan.changed.len());
         for &(i, pk) in &plan.changed {
@@ -299,31 +231,7 @@ pub(super) fn commit_scan(
             budget.tick()?;
             let p = validate::asset_doc(a)?;
             changed_hashes.push(p.hash);
-            let tags: String = old_tags.query_row([pk], |r| r.get(0))?;
             update.execute(params![pk, a.name, p.attributes, p.tags_json, p.hash, at_us, scan])?;
-            if tags != p.tags_json {
-                // Only the tags that changed: a rescan usually changes one or two of an asset's tags.
-                match serde_json::from_str::<std::collections::HashMap<String, String>>(&tags) {
-                    Ok(old) => {
-                        for k in old.keys().filter(|k| a.tags.get(k).is_none()) {
-                            budget.tick()?;
-                            drop_tag.execute(params![pk, k])?;
-                        }
-                        for (k, v) in a.tags.iter().filter(|(k, v)| old.get(*k).is_none_or(|o| o.as_str() != *v)) {
-                            budget.tick()?;
-                            put_tag.execute(params![pk, k, v])?;
-                        }
-                    }
-                    // Tags stored by hand or by an older version, perhaps: rewritten whole.
-                    Err(_) => {
-                        budget.ticks(1 + a.tags.len())?;
-                        clear_tags.execute([pk])?;
-                        for (k, v) in a.tags.iter() {
-                            add_tag.execute(params![pk, k, v])?;
-                        }
-                    }
-                }
-            }
         }
         let mut touch = tx.prepare_cached("UPDATE assets SET last_seen = ?2, last_scan = ?3 WHERE pk = ?1")?;
         for &(_, pk) in &plan.touched {
@@ -343,7 +251,6 @@ pub(super) fn commit_scan(
         }
     }
 
-    recreate_indexes(&tx, &rebuild)?;
     // Coverage: every scope attempted, and the last complete scan of each complete one.
     {
         let mut add_scope = tx.prepare_cached(
@@ -481,6 +388,7 @@ pub(super) fn commit_scan(
             pks.insert(k, pk);
         }
     }
+
     for (scope, held) in stored {
         known.violations.insert(cache::owned(scope), held);
     }
