@@ -75,12 +75,12 @@
 //! the stored violations of each scope are read at once and a violation
 //! written only when its fingerprint changed. An asset's tags are stored once,
 //! in its tags document, which tag filters and search read with `json_each`
-//! (as fast as probing a side table of tag rows was, and a first commit of a
-//! million assets no longer writes three million such rows). A new database
-//! file gets 16 KiB pages: rows of about a kilobyte fill them with fewer page
-//! splits and fewer WAL frames than the default 4 KiB, about a quarter less
-//! time for a large commit. The database runs in WAL mode with `synchronous = NORMAL`: a
-//! commit is atomic and survives a crash of the process (a kill -9 in the
+//! (about as fast as probing a side table of tag rows was, and a first
+//! commit of a million assets no longer writes three million such rows). A
+//! new database file gets 16 KiB pages: rows of about a kilobyte fill them
+//! with fewer page splits and fewer WAL frames than the default 4 KiB, about
+//! a quarter less time for a large commit. The database runs in WAL mode
+//! with `synchronous = NORMAL`: a commit is atomic and survives a crash of the process (a kill -9 in the
 //! middle of a commit leaves the previous state, which `tests/sqlite_crash.rs`
 //! checks); a power loss may lose the last commits, never corrupt the
 //! database. The WAL is checkpointed by another connection after each write,

@@ -44,7 +44,7 @@ const IDLE_READERS: usize = 32;
 const WRITER_CACHE_KIB: i64 = -256 * 1024;
 
 /// The page size of a new database file, in bytes. Assets are rows of about
-/// a kilobyte: with 16 KiB pages a commit of a million of them writes about
+/// a kilobyte: with 16 KiB pages a commit of a million of them takes about
 /// a quarter less time than with the default 4 KiB (fewer page splits,
 /// fewer and larger WAL frames), and a point read still reads one page.
 const PAGE_SIZE: i64 = 16 * 1024;

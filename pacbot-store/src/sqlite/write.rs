@@ -388,7 +388,6 @@ pub(super) fn commit_scan(
             pks.insert(k, pk);
         }
     }
-
     for (scope, held) in stored {
         known.violations.insert(cache::owned(scope), held);
     }
