@@ -3,10 +3,11 @@
 
 use std::error::Error as StdError;
 
+use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
-use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
 use crate::error::{Result, StoreError};
 pub(super) use crate::filter_sql::FilterSql;
@@ -155,6 +156,28 @@ impl<'a> FromSql<'a> for JsonText<'a> {
     fn accepts(ty: &Type) -> bool {
         *ty == Type::JSONB || *ty == Type::JSON
     }
+}
+
+/// A serialized JSON document, sent as it is to a `jsonb` (or `json`)
+/// column: binary `jsonb` is a version byte (1) and the text, so the server
+/// parses the text once, into the column, with no cast from `text` between.
+#[derive(Debug)]
+pub(super) struct Jsonb<'a>(pub &'a str);
+
+impl ToSql for Jsonb<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.put_u8(1);
+        }
+        out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+
+    to_sql_checked!();
 }
 
 /// The document in a `jsonb` column, deserialized with serde.

@@ -13,7 +13,7 @@ use tokio_postgres::types::{ToSql, Type};
 use super::Tx;
 use super::locks;
 use super::read::{self, scan_key};
-use super::sql::int;
+use super::sql::{Jsonb, int};
 use crate::cache::{self, ScopeKey, ScopeRef, WriteCache};
 use crate::codec::{enum_name, severity_rank};
 use crate::delta::{self, AssetPlan, Known};
@@ -122,7 +122,7 @@ CREATE TEMP TABLE pacbot_stage2_assets (
 CREATE TEMP TABLE pacbot_stage2_violations (
     policy_id text COLLATE "C", rule_id text COLLATE "C", provider text COLLATE "C", account text COLLATE "C",
     region text COLLATE "C", kind text COLLATE "C", resource_id text COLLATE "C", status text, severity smallint,
-    category text, reason text, details text, exception_id text, created_at timestamptz, modified_at timestamptz,
+    category text, reason text, details jsonb, exception_id text, created_at timestamptz, modified_at timestamptz,
     closed_at timestamptz, close_reason text, hash bigint
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE pacbot_stage2_transitions (
@@ -298,58 +298,124 @@ pub(super) async fn commit_scan(
         stored_before += stored.len();
         plan.merge(i, w, &incoming, stored, seen, at.timestamp_micros());
     }
-    let mut copy = start_copy(
-        tx,
-        "COPY pacbot_stage2_assets (provider, account, region, kind, resource_id, name, attributes, tags, hash)
-         FROM STDIN (FORMAT binary)",
-        &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8],
-    )
-    .await?;
+    // New assets are copied straight into the table: the plan, made under
+    // the shard locks, knows they are not stored (a row that is would fail
+    // the commit on its key, and nothing would be written). Changed ones are
+    // staged and written over their rows.
+    let at_scan: [&(dyn ToSql + Sync); 2] = [&at, &scan];
     let mut hashes = Vec::with_capacity(plan.new.len() + plan.changed.len());
-    for i in plan.new.iter().copied().chain(plan.changed.iter().map(|(i, ())| *i)) {
-        budget.tick()?;
-        let a = &c.assets[i];
-        let p = validate::asset_doc(a)?;
-        hashes.push(p.hash);
-        let id = &a.id;
-        let row: [&(dyn ToSql + Sync); 9] = [
-            &id.provider,
-            &id.account,
-            &id.region,
-            &id.kind.as_str(),
-            &id.resource_id,
-            &a.name,
-            &p.attributes,
-            &p.tags_json,
-            &p.hash,
-        ];
-        copy.as_mut().write(&row).await?;
+    if !plan.new.is_empty() {
+        let mut copy = start_copy(
+            tx,
+            "COPY assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
+                          first_seen, last_seen, changed_at, first_scan, last_scan)
+             FROM STDIN (FORMAT binary)",
+            &[
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::JSONB,
+                Type::JSONB,
+                Type::INT8,
+                Type::TIMESTAMPTZ,
+                Type::TIMESTAMPTZ,
+                Type::TIMESTAMPTZ,
+                Type::INT8,
+                Type::INT8,
+            ],
+        )
+        .await?;
+        for &i in &plan.new {
+            budget.tick()?;
+            let a = &c.assets[i];
+            let p = validate::asset_doc(a)?;
+            hashes.push(p.hash);
+            let id = &a.id;
+            let (attributes, tags) = (Jsonb(&p.attributes), Jsonb(&p.tags_json));
+            let row: [&(dyn ToSql + Sync); 14] = [
+                &id.provider,
+                &id.account,
+                &id.region,
+                &id.kind.as_str(),
+                &id.resource_id,
+                &a.name,
+                &attributes,
+                &tags,
+                &p.hash,
+                at_scan[0],
+                at_scan[0],
+                at_scan[0],
+                at_scan[1],
+                at_scan[1],
+            ];
+            copy.as_mut().write(&row).await?;
+        }
+        copy.as_mut().finish().await?;
     }
-    let staged = copy.as_mut().finish().await?;
+    if !plan.changed.is_empty() {
+        let mut copy = start_copy(
+            tx,
+            "COPY pacbot_stage2_assets (provider, account, region, kind, resource_id, name, attributes, tags, hash)
+             FROM STDIN (FORMAT binary)",
+            &[
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT8,
+            ],
+        )
+        .await?;
+        for &(i, ()) in &plan.changed {
+            budget.tick()?;
+            let a = &c.assets[i];
+            let p = validate::asset_doc(a)?;
+            hashes.push(p.hash);
+            let id = &a.id;
+            let row: [&(dyn ToSql + Sync); 9] = [
+                &id.provider,
+                &id.account,
+                &id.region,
+                &id.kind.as_str(),
+                &id.resource_id,
+                &a.name,
+                &p.attributes,
+                &p.tags_json,
+                &p.hash,
+            ];
+            copy.as_mut().write(&row).await?;
+        }
+        let staged = copy.as_mut().finish().await?;
+        if staged > ANALYZE_ABOVE {
+            tx.batch_execute("ANALYZE pacbot_stage2_assets").await?;
+        }
+        let rewrite = tx
+            .prepare_cached(
+                "UPDATE assets a SET name = s.name, attributes = s.attributes::jsonb, tags = s.tags::jsonb,
+                                     hash = s.hash, last_seen = $1, changed_at = $1, last_scan = $2, removed_at = NULL
+                 FROM pacbot_stage2_assets s
+                 WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region
+                   AND a.kind = s.kind AND a.resource_id = s.resource_id",
+            )
+            .await?;
+        let rewritten = tx.execute(&rewrite, &at_scan).await?;
+        if rewritten != staged {
+            return Err(StoreError::corrupt("assets", "a changed asset's row was not found"));
+        }
+    }
     let changed_hashes = hashes.split_off(plan.new.len().min(hashes.len()));
     plan.written(hashes.into_iter().map(|h| ((), h)), changed_hashes);
     for (i, stored, seen) in plan.after() {
         let w = &scopes[i];
         known.assets.insert(cache::owned((w.provider, w.account, w.region, w.kind)), (stored, seen));
     }
-    if staged > ANALYZE_ABOVE {
-        tx.batch_execute("ANALYZE pacbot_stage2_assets").await?;
-    }
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
-                                 first_seen, last_seen, changed_at, first_scan, last_scan)
-             SELECT provider, account, region, kind, resource_id, name, attributes::jsonb, tags::jsonb, hash,
-                    $1, $1, $1, $2, $2
-             FROM pacbot_stage2_assets
-             ORDER BY provider, account, region, kind, resource_id
-             ON CONFLICT (provider, account, region, kind, resource_id) DO UPDATE SET
-                 name = excluded.name, attributes = excluded.attributes, tags = excluded.tags, hash = excluded.hash,
-                 last_seen = excluded.last_seen, changed_at = excluded.changed_at, last_scan = excluded.last_scan,
-                 removed_at = NULL",
-        )
-        .await?;
-    tx.execute(&upsert, &[&at, &scan]).await?;
 
     // Unchanged assets outside a completed scope: their last-seen time. Gone ones: removed.
     let mut touched: [Vec<&str>; 5] = Default::default();
@@ -462,90 +528,63 @@ pub(super) async fn commit_scan(
     // Violations in their new state (those equal to the stored ones are
     // left alone), then the transitions that changed a status.
     let mut stored = stored_violations(tx, c, &mut known).await?;
-    let mut copy = start_copy(
-        tx,
-        "COPY pacbot_stage2_violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
-                                       severity, category, reason, details, exception_id, created_at, modified_at,
-                                       closed_at, close_reason, hash)
-         FROM STDIN (FORMAT binary)",
-        &[
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT2,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TIMESTAMPTZ,
-            Type::TIMESTAMPTZ,
-            Type::TIMESTAMPTZ,
-            Type::TEXT,
-            Type::INT8,
-        ],
-    )
-    .await?;
-    let mut violations_written = 0u64;
+    // Which violations are new (copied straight into the table, as new
+    // assets are) and which changed (staged, then written over their rows).
+    let (mut new, mut changed) = (Vec::new(), Vec::new());
     let mut violations_before = 0;
-    for ((v, details), hash) in c.violations.iter().zip(&prepared.details).zip(&prepared.violation_hashes) {
+    for (i, (v, hash)) in c.violations.iter().zip(&prepared.violation_hashes).enumerate() {
         let k = &v.key;
         let in_scope = stored
             .get_mut(&scope_of(&k.asset))
             .ok_or_else(|| StoreError::corrupt("violations", "a scope of the commit was not read"))?;
-        let found = in_scope.insert(cache::violation_key(&k.policy_id, &k.rule_id, &k.asset.resource_id), *hash);
-        violations_before += usize::from(found.is_some());
-        if found == Some(*hash) {
-            continue;
+        match in_scope.insert(cache::violation_key(&k.policy_id, &k.rule_id, &k.asset.resource_id), *hash) {
+            None => new.push(i),
+            Some(h) => {
+                violations_before += 1;
+                if h != *hash {
+                    changed.push(i);
+                }
+            }
         }
-        budget.tick()?;
-        violations_written += 1;
-        let severity = i16::try_from(severity_rank(v.severity)).unwrap_or_default();
-        let close_reason = v.close_reason.as_ref().map(enum_name);
-        let row: [&(dyn ToSql + Sync); 18] = [
-            &k.policy_id,
-            &k.rule_id,
-            &k.asset.provider,
-            &k.asset.account,
-            &k.asset.region,
-            &k.asset.kind.as_str(),
-            &k.asset.resource_id,
-            &v.status.as_str(),
-            &severity,
-            &v.category.as_str(),
-            &v.reason,
-            details,
-            &v.exception_id,
-            &v.created_at,
-            &v.modified_at,
-            &v.closed_at,
-            &close_reason,
-            hash,
-        ];
-        copy.as_mut().write(&row).await?;
     }
-    copy.as_mut().finish().await?;
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
-                                     severity, category, reason, details, exception_id, created_at, modified_at,
-                                     closed_at, close_reason, hash)
-             SELECT policy_id, rule_id, provider, account, region, kind, resource_id, status, severity, category,
-                    reason, details::jsonb, exception_id, created_at, modified_at, closed_at, close_reason, hash
-             FROM pacbot_stage2_violations
-             ORDER BY policy_id, rule_id, provider, account, region, kind, resource_id
-             ON CONFLICT (policy_id, rule_id, provider, account, region, kind, resource_id) DO UPDATE SET
-                 status = excluded.status, severity = excluded.severity, category = excluded.category,
-                 reason = excluded.reason, details = excluded.details, exception_id = excluded.exception_id,
-                 created_at = excluded.created_at, modified_at = excluded.modified_at,
-                 closed_at = excluded.closed_at, close_reason = excluded.close_reason, hash = excluded.hash",
+    let violations_written = count(new.len()) + count(changed.len());
+    if !new.is_empty() {
+        let columns = "policy_id, rule_id, provider, account, region, kind, resource_id, status, severity, category, \
+                       reason, details, exception_id, created_at, modified_at, closed_at, close_reason, hash";
+        let copy = start_copy(tx, &format!("COPY violations ({columns}) FROM STDIN (FORMAT binary)"), &VIOLATION_TYPES)
+            .await?;
+        copy_violations(copy, c, prepared, &new, &mut budget).await?;
+    }
+    if !changed.is_empty() {
+        let copy = start_copy(
+            tx,
+            "COPY pacbot_stage2_violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
+                                           severity, category, reason, details, exception_id, created_at,
+                                           modified_at, closed_at, close_reason, hash)
+             FROM STDIN (FORMAT binary)",
+            &VIOLATION_TYPES,
         )
         .await?;
-    tx.execute(&upsert, &[]).await?;
+        let staged = copy_violations(copy, c, prepared, &changed, &mut budget).await?;
+        if staged > ANALYZE_ABOVE {
+            tx.batch_execute("ANALYZE pacbot_stage2_violations").await?;
+        }
+        let rewrite = tx
+            .prepare_cached(
+                "UPDATE violations v SET status = s.status, severity = s.severity, category = s.category,
+                                         reason = s.reason, details = s.details, exception_id = s.exception_id,
+                                         created_at = s.created_at, modified_at = s.modified_at,
+                                         closed_at = s.closed_at, close_reason = s.close_reason, hash = s.hash
+                 FROM pacbot_stage2_violations s
+                 WHERE v.policy_id = s.policy_id AND v.rule_id = s.rule_id AND v.provider = s.provider
+                   AND v.account = s.account AND v.region = s.region AND v.kind = s.kind
+                   AND v.resource_id = s.resource_id",
+            )
+            .await?;
+        if tx.execute(&rewrite, &[]).await? != staged {
+            return Err(StoreError::corrupt("violations", "a changed violation's row was not found"));
+        }
+    }
     for sql in &rebuild {
         tx.batch_execute(sql).await?;
     }
@@ -663,6 +702,73 @@ pub(super) async fn commit_scan(
     let rec = read::scan(tx, c.scan).await?;
     fail.record(&budget);
     Ok((rec, known))
+}
+
+/// The column types of a violation row, as [`copy_violations`] writes it.
+const VIOLATION_TYPES: [Type; 18] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT2,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::INT8,
+];
+
+/// Streams the violations `which` (indices into the commit's) into a
+/// `COPY` of [`VIOLATION_TYPES`] rows and finishes it: how many were written.
+async fn copy_violations(
+    mut copy: Copy,
+    c: &ScanCommit,
+    prepared: &PreparedCommit,
+    which: &[usize],
+    budget: &mut WriteBudget,
+) -> Result<u64> {
+    for &i in which {
+        budget.tick()?;
+        let (v, hash) = (&c.violations[i], &prepared.violation_hashes[i]);
+        let details = prepared.details[i].as_deref().map(Jsonb);
+        let k = &v.key;
+        let severity = i16::try_from(severity_rank(v.severity)).unwrap_or_default();
+        let close_reason = v.close_reason.as_ref().map(enum_name);
+        let row: [&(dyn ToSql + Sync); 18] = [
+            &k.policy_id,
+            &k.rule_id,
+            &k.asset.provider,
+            &k.asset.account,
+            &k.asset.region,
+            &k.asset.kind.as_str(),
+            &k.asset.resource_id,
+            &v.status.as_str(),
+            &severity,
+            &v.category.as_str(),
+            &v.reason,
+            &details,
+            &v.exception_id,
+            &v.created_at,
+            &v.modified_at,
+            &v.closed_at,
+            &close_reason,
+            hash,
+        ];
+        copy.as_mut().write(&row).await?;
+    }
+    Ok(copy.as_mut().finish().await?)
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// An asset's scope, as (provider, account, region, kind).
