@@ -88,9 +88,11 @@
 //! and the writer keeps a page cache of up to 256 MiB.
 //!
 //! PostgreSQL: per-shard advisory locks, then the same comparison (stored
-//! fingerprints read scope by scope), and only new and changed rows streamed
-//! with binary `COPY` into temporary staging tables and merged set-wise
-//! (`INSERT … SELECT … ON CONFLICT`); unchanged assets seen outside a
+//! fingerprints read scope by scope), and only new and changed rows written,
+//! with binary `COPY`: new rows straight into their tables (the plan, made
+//! under the shard locks, knows they are not there; a row that is fails the
+//! commit on its key), changed ones into temporary staging tables and then
+//! over their rows (`UPDATE … FROM`); unchanged assets seen outside a
 //! completed scope and removed ones are updated from arrays (`unnest`). A
 //! commit that grows a table by more than a tenth refreshes its statistics.
 //! A bulk load — at least 50 000 assets, more than twice what `assets` holds

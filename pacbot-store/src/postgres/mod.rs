@@ -3,9 +3,10 @@
 //! tokio-postgres behind a deadpool connection pool. A scan commit is one
 //! `READ COMMITTED` transaction: it locks the scan's row, takes advisory
 //! locks on the (provider, account, region) shards it writes — in one global
-//! order — streams its assets, violations and transitions into temporary
-//! tables with binary `COPY`, and applies them with a few set-based
-//! statements. Reads run in `REPEATABLE READ, READ ONLY` transactions, so a
+//! order — copies its new assets and violations straight into their tables
+//! with binary `COPY` (documents sent as `jsonb`), streams changed rows and
+//! transitions into temporary tables, and applies those with a few
+//! set-based statements. Reads run in `REPEATABLE READ, READ ONLY` transactions, so a
 //! read of several statements sees one snapshot. Must be used within a tokio
 //! runtime.
 
