@@ -211,13 +211,22 @@ pub struct Attributes {
     text: Box<str>,
     /// Spans in `text` of keys that were not interned.
     spare_keys: Box<[(u32, u32)]>,
+    /// See [`Attributes::digest`].
+    digest: u64,
 }
 
 impl Attributes {
     /// An empty object.
     #[must_use]
     pub fn new() -> Self {
-        Self { nodes: Box::new([Node { tag: Tag::Object, ..Node::NULL }]), text: "".into(), spare_keys: Box::new([]) }
+        let mut print = Print::default();
+        print.container(b'o', 0);
+        Self {
+            nodes: Box::new([Node { tag: Tag::Object, ..Node::NULL }]),
+            text: "".into(),
+            spare_keys: Box::new([]),
+            digest: print.digest(),
+        }
     }
 
     /// The document holding `value`.
@@ -225,9 +234,27 @@ impl Attributes {
     /// # Errors
     /// When the value holds more than 4 GiB of text or 2^31 nodes.
     pub fn from_json(value: &Value) -> Result<Self, TooLarge> {
-        let mut b = Builder { nodes: vec![Node::NULL], text: String::new(), spare_keys: Vec::new() };
+        let mut b =
+            Builder { nodes: vec![Node::NULL], text: String::new(), spare_keys: Vec::new(), print: Print::reused() };
         b.fill(0, NO_KEY, value)?;
-        Ok(Self { nodes: b.nodes.into(), text: b.text.into(), spare_keys: b.spare_keys.into() })
+        let digest = b.print.digest();
+        b.print.give_back();
+        Ok(Self { nodes: b.nodes.into(), text: b.text.into(), spare_keys: b.spare_keys.into(), digest })
+    }
+
+    /// A 64-bit hash of the document's content, computed once, as the
+    /// document is built: equal documents have equal digests, in every
+    /// process, and any difference (a value, a key, a number's
+    /// representation — `1` and `1.0` differ, as they compare) almost surely
+    /// gives another. It is XXH3 of an unambiguous encoding of the tree
+    /// (object entries in key order, lengths and counts before what they
+    /// count), which this crate keeps from version to version, so a digest
+    /// may be stored and compared with a later one — a store tells a
+    /// changed resource from an unchanged one without reading its document
+    /// again.
+    #[must_use]
+    pub fn digest(&self) -> u64 {
+        self.digest
     }
 
     /// The whole document.
@@ -323,6 +350,60 @@ struct Builder {
     nodes: Vec<Node>,
     text: String,
     spare_keys: Vec<(u32, u32)>,
+    print: Print,
+}
+
+/// The encoding [`Attributes::digest`] hashes, written as the document is
+/// built: each value is a tag byte and its content — `n`, `F`, `T`; `u`, `i`
+/// or `f` and 8 bytes (little-endian); `s`, the length (8 bytes) and the
+/// UTF-8; `a` or `o`, the count (8 bytes) and the items, an object's each
+/// preceded by its key (length and UTF-8), in key order.
+#[derive(Default)]
+struct Print(Vec<u8>);
+
+thread_local! {
+    /// The buffer of the last document built on this thread, reused.
+    static PRINT_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest digest buffer a thread keeps for the next document.
+const MAX_KEPT_PRINT: usize = 1 << 20;
+
+impl Print {
+    fn reused() -> Self {
+        let mut buffer = PRINT_BUFFER.take();
+        buffer.clear();
+        Print(buffer)
+    }
+
+    /// Returns the buffer to the thread for the next document (a huge one is dropped).
+    fn give_back(self) {
+        if self.0.capacity() <= MAX_KEPT_PRINT {
+            PRINT_BUFFER.set(self.0);
+        }
+    }
+
+    fn tag(&mut self, tag: u8) {
+        self.0.push(tag);
+    }
+
+    fn word(&mut self, tag: u8, bits: u64) {
+        self.0.push(tag);
+        self.0.extend_from_slice(&bits.to_le_bytes());
+    }
+
+    fn text(&mut self, s: &str) {
+        self.0.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn container(&mut self, tag: u8, count: usize) {
+        self.word(tag, count as u64);
+    }
+
+    fn digest(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.0)
+    }
 }
 
 impl Builder {
@@ -359,15 +440,37 @@ impl Builder {
 
     fn fill(&mut self, at: usize, key: u32, value: &Value) -> Result<(), TooLarge> {
         let mut node = match value {
-            Value::Null => Node::NULL,
-            Value::Bool(false) => Node { tag: Tag::False, ..Node::NULL },
-            Value::Bool(true) => Node { tag: Tag::True, ..Node::NULL },
-            Value::Number(n) => number_node(n),
+            Value::Null => {
+                self.print.tag(b'n');
+                Node::NULL
+            }
+            Value::Bool(false) => {
+                self.print.tag(b'F');
+                Node { tag: Tag::False, ..Node::NULL }
+            }
+            Value::Bool(true) => {
+                self.print.tag(b'T');
+                Node { tag: Tag::True, ..Node::NULL }
+            }
+            Value::Number(n) => {
+                let node = number_node(n);
+                match node.tag {
+                    Tag::PosInt => self.print.word(b'u', node.bits()),
+                    Tag::NegInt => self.print.word(b'i', node.bits()),
+                    // -0.0 equals 0.0, so it hashes as 0.0.
+                    _ if f64::from_bits(node.bits()) == 0.0 => self.print.word(b'f', 0),
+                    _ => self.print.word(b'f', node.bits()),
+                }
+                node
+            }
             Value::String(s) => {
+                self.print.tag(b's');
+                self.print.text(s);
                 let (a, b) = self.push_text(s)?;
                 Node { tag: Tag::Str, key: NO_KEY, a, b }
             }
             Value::Array(items) => {
+                self.print.container(b'a', items.len());
                 let (a, b) = self.reserve(items.len())?;
                 for (i, item) in items.iter().enumerate() {
                     self.fill(a as usize + i, NO_KEY, item)?;
@@ -379,8 +482,10 @@ impl Builder {
                 if !entries.is_sorted_by(|x, y| x.0 <= y.0) {
                     entries.sort_by(|x, y| x.0.cmp(y.0));
                 }
+                self.print.container(b'o', entries.len());
                 let (a, b) = self.reserve(entries.len())?;
                 for (i, (k, v)) in entries.into_iter().enumerate() {
+                    self.print.text(k);
                     let k = self.key(k)?;
                     self.fill(a as usize + i, k, v)?;
                 }
@@ -981,6 +1086,46 @@ mod tests {
         assert_eq!(doc.field("n"), json!(1));
         assert_ne!(doc.field("n"), json!(1.0));
         assert_ne!(doc.field("n"), doc.field("f"));
+    }
+
+    #[test]
+    fn digests_are_stable_and_tell_documents_apart() {
+        // Pinned: a digest may be stored and compared with one computed by a later version.
+        assert_eq!(Attributes::from(sample()).digest(), 10_276_773_569_214_746_255);
+        assert_eq!(Attributes::new().digest(), Attributes::from(json!({})).digest());
+        assert_eq!(Attributes::default().digest(), Attributes::new().digest());
+        // Key order in the input does not matter; keys kept out of the interner hash as text.
+        let long = "k".repeat(MAX_INTERNED_KEY_LEN + 1);
+        let one = Attributes::from(json!({"b": [1, "x"], "a": null, long.clone(): true}));
+        let text = format!(r#"{{"{long}": true, "a": null, "b": [1, "x"]}}"#);
+        let other: Attributes = serde_json::from_str(&text).unwrap();
+        assert_eq!(one.digest(), other.digest());
+        assert_eq!(Attributes::from(json!([-0.0])).digest(), Attributes::from(json!([0.0])).digest());
+        // Each of these differs from every other.
+        let variants = [
+            json!(null),
+            json!({}),
+            json!([]),
+            json!(""),
+            json!({"a": 1}),
+            json!({"a": 1.0}),
+            json!({"a": -1}),
+            json!({"a": 0.5}),
+            json!({"a": "1"}),
+            json!({"a": [1]}),
+            json!({"a": {"": 1}}),
+            json!({"b": 1}),
+            json!({"a": 1, "b": null}),
+            json!({"ab": ""}),
+            json!({"a": "b"}),
+            json!(["a", 1]),
+            json!([["a"], 1]),
+            json!([true]),
+            json!([false]),
+        ];
+        let digests: std::collections::HashSet<u64> =
+            variants.iter().map(|v| Attributes::from(v.clone()).digest()).collect();
+        assert_eq!(digests.len(), variants.len());
     }
 
     #[test]

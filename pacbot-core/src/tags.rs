@@ -71,6 +71,13 @@ impl Tags {
         self.len() == 0
     }
 
+    /// A 64-bit hash of the tags, as [`Attributes::digest`] of the object
+    /// they form: equal tags have equal digests, in every process.
+    #[must_use]
+    pub fn digest(&self) -> u64 {
+        self.0.digest()
+    }
+
     /// The tags, sorted by key.
     #[must_use]
     pub fn iter(&self) -> Iter<'_> {

@@ -895,4 +895,16 @@ proptest! {
             prop_assert_eq!(node.to_value(), expected, "at {}", pointer);
         }
     }
+
+    /// Two documents have equal digests exactly when they are equal (a
+    /// 64-bit hash could collide, but not within a test run), however built.
+    #[test]
+    fn attribute_digests_follow_equality(a in json_value(), b in json_value()) {
+        let (da, db) = (pacbot_core::Attributes::from(a.clone()), pacbot_core::Attributes::from(b.clone()));
+        prop_assert_eq!(da.digest() == db.digest(), a == b, "{} / {}", a, b);
+        // Rebuilt from its own value, or read back from its serialization: the same digest.
+        prop_assert_eq!(pacbot_core::Attributes::from(da.to_value()).digest(), da.digest());
+        let back: pacbot_core::Attributes = serde_json::from_value(serde_json::to_value(&da).unwrap()).unwrap();
+        prop_assert_eq!(back.digest(), da.digest());
+    }
 }

@@ -104,10 +104,7 @@ impl Fingerprint {
     }
 
     pub(crate) fn finish(&self) -> i64 {
-        match xxhash_rust::xxh3::xxh3_64(&self.0) {
-            0 => 1,
-            d => i64::from_ne_bytes(d.to_ne_bytes()),
-        }
+        finish(&self.0)
     }
 
     /// The buffer back, to reuse.
@@ -116,11 +113,54 @@ impl Fingerprint {
     }
 }
 
-/// The fingerprint of some parts (each length-prefixed).
+/// The fingerprint of some parts (each length-prefixed). Small parts (an
+/// asset's name and digests, most violations' state) are gathered on the
+/// stack: a rescan fingerprints a million assets and every open violation.
 pub(crate) fn fingerprint(parts: &[&[u8]]) -> i64 {
-    let mut f = Fingerprint::new();
+    const ROOM: usize = 512;
+    let mut stack = [0u8; ROOM];
+    let mut at = 0;
     for p in parts {
-        f.part(p);
+        let end = at + 8 + p.len();
+        let Some(slot) = stack.get_mut(at..end) else {
+            let mut f = Fingerprint::new();
+            for p in parts {
+                f.part(p);
+            }
+            return f.finish();
+        };
+        let (len, bytes) = slot.split_at_mut(8);
+        len.copy_from_slice(&(p.len() as u64).to_le_bytes());
+        bytes.copy_from_slice(p);
+        at = end;
     }
-    f.finish()
+    finish(stack.get(..at).unwrap_or_default())
+}
+
+/// XXH3 of the bytes, never 0.
+fn finish(bytes: &[u8]) -> i64 {
+    match xxhash_rust::xxh3::xxh3_64(bytes) {
+        0 => 1,
+        d => i64::from_ne_bytes(d.to_ne_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Fingerprint, fingerprint};
+
+    #[test]
+    fn fingerprints_on_the_stack_equal_those_in_a_buffer() {
+        let text = "x".repeat(1200);
+        for n in [0, 1, 7, 200, 487, 488, 489, 495, 496, 497, 600, 1200] {
+            let part = &text.as_bytes()[..n];
+            let parts: [&[u8]; 3] = [b"named", part, &n.to_le_bytes()];
+            let mut f = Fingerprint::new();
+            for p in parts {
+                f.part(p);
+            }
+            assert_eq!(fingerprint(&parts), f.finish(), "a part of {n} bytes");
+        }
+        assert_eq!(fingerprint(&[]), Fingerprint::new().finish());
+    }
 }

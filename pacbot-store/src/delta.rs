@@ -114,6 +114,9 @@ pub(crate) struct AssetPlan<K> {
     pub changed: Vec<(usize, K)>,
     /// Unchanged assets whose last-seen time must be written.
     pub touched: Vec<(usize, K)>,
+    /// Unchanged assets whose row holds an earlier version's fingerprint
+    /// (see [`validate::legacy_fingerprint`]): the fingerprint to write instead.
+    pub restamped: Vec<(usize, K, i64)>,
     /// Stored assets to mark removed.
     pub removed: Vec<Removed<K>>,
     /// The stored assets of each scope as the commit leaves them (see
@@ -138,6 +141,7 @@ impl<K> Default for AssetPlan<K> {
             new: Vec::new(),
             changed: Vec::new(),
             touched: Vec::new(),
+            restamped: Vec::new(),
             removed: Vec::new(),
             after: Vec::new(),
             new_slots: Vec::new(),
@@ -189,19 +193,25 @@ impl<K: Clone + Default> AssetPlan<K> {
                         removed: false,
                     });
                 }
-                // A stored fingerprint of 0 is not known (a row of an older schema).
-                Some(mut k) if k.removed || k.hash == 0 || k.hash != incoming.fingerprint(i) => {
-                    self.changed.push((i, k.handle.clone()));
-                    self.changed_slots.push((slot, after.len()));
-                    (k.removed, k.last_seen) = (false, at);
+                Some(mut k) => {
+                    let print = incoming.fingerprint(i);
+                    // A stored fingerprint of 0 is not known (a row of an older schema).
+                    let mut same = !k.removed && k.hash != 0 && k.hash == print;
+                    if !same && !k.removed && k.hash != 0 && k.hash == validate::legacy_fingerprint(&assets[i]) {
+                        self.restamped.push((i, k.handle.clone(), print));
+                        k.hash = print;
+                        same = true;
+                    }
+                    if !same {
+                        self.changed.push((i, k.handle.clone()));
+                        self.changed_slots.push((slot, after.len()));
+                        (k.removed, k.last_seen) = (false, at);
+                    } else if !work.complete {
+                        self.touched.push((i, k.handle.clone()));
+                        k.last_seen = at;
+                    }
                     after.push(k);
                 }
-                Some(mut k) if !work.complete => {
-                    self.touched.push((i, k.handle.clone()));
-                    k.last_seen = at;
-                    after.push(k);
-                }
-                Some(k) => after.push(k),
             }
         }
         for k in stored {
@@ -315,5 +325,39 @@ mod tests {
             }
             assert_eq!(incoming.fingerprint(i), asset_fingerprint(a));
         }
+    }
+
+    #[test]
+    fn a_row_with_an_earlier_versions_fingerprint_is_restamped_not_rewritten() {
+        let assets =
+            [bucket("111", "eu-west-1", "b0", "Enabled", false), bucket("111", "eu-west-1", "b1", "Enabled", true)];
+        let id = &assets[0].id;
+        let work = ScopeWork {
+            provider: &id.provider,
+            account: &id.account,
+            region: &id.region,
+            kind: id.kind.as_str(),
+            complete: true,
+            assets: vec![0, 1],
+        };
+        let known = |rid: &str, handle: i64, hash: i64| Known {
+            resource_id: rid.to_owned(),
+            handle,
+            hash,
+            last_seen: 5,
+            removed: false,
+        };
+        // b0 stored unchanged under the earlier fingerprint; b1 stored with other content.
+        let stored = vec![known("b0", 10, validate::legacy_fingerprint(&assets[0])), known("b1", 11, 12_345)];
+        let incoming = fingerprints(&assets, &[0, 1]);
+        let mut plan = AssetPlan::default();
+        plan.merge(0, &work, &incoming, stored, Some(5), 100);
+        assert_eq!(plan.restamped, [(0, 10, asset_fingerprint(&assets[0]))]);
+        assert_eq!(plan.changed, [(1, 11)]);
+        assert!(plan.new.is_empty() && plan.touched.is_empty() && plan.removed.is_empty());
+        assert_eq!(plan.counts(), (0, 1, 0));
+        let (_, after, _) = plan.after().next().unwrap();
+        assert_eq!(after[0].hash, asset_fingerprint(&assets[0]), "the plan's view holds the new fingerprint");
+        assert_eq!(after[0].last_seen, 5, "an unchanged asset of a complete scope keeps its row's time");
     }
 }

@@ -157,8 +157,9 @@
 //!
 //! Most of an estate is the same from one scan to the next, so a commit
 //! writes only what moved. The commit reads, scope by scope, the stored
-//! assets' fingerprints (XXH3 of name, attributes and tags, computed by
-//! walking the compact documents, not by serializing them) and compares:
+//! assets' fingerprints (XXH3 of the name and of the digests that
+//! [`pacbot_core::Attributes::digest`] computes once, as a document is
+//! built, so a rescan walks no document at all) and compares:
 //! new assets are inserted, changed ones (or ones back from removed)
 //! rewritten, and unchanged ones are not written at all — their last-seen
 //! time is derived on read from the latest scan that completed their scope
@@ -175,7 +176,10 @@
 //! Fingerprints written before schema version 3 were of the serialized
 //! documents: those rows are rewritten once too. Migration 3 itself
 //! updates every asset row once (its `changed_at`, for
-//! [`AssetFilter::changed_since`]).
+//! [`AssetFilter::changed_since`]). Fingerprints written before the
+//! digests (a walk of the documents, hashed as one stream) are recognized:
+//! an asset whose row holds its earlier fingerprint is unchanged, and only
+//! its fingerprint is written over (not counted as changed).
 //!
 //! # Feature flags
 //!

@@ -176,10 +176,22 @@ pub(crate) fn asset_doc(a: &Asset) -> Result<AssetDoc> {
 }
 
 /// The fingerprint of an asset's name, attributes and tags — equal when
-/// they are. It walks the compact documents (object keys come sorted)
-/// rather than serializing them: a rescan fingerprints every asset it sees,
-/// and most are unchanged and never serialized.
+/// they are. It combines the digests the documents carry from when they were
+/// built ([`pacbot_core::Attributes::digest`]), so a rescan compares a
+/// million assets with the stored ones without walking any document.
 pub(crate) fn asset_fingerprint(a: &Asset) -> i64 {
+    let (attributes, tags) = (a.attributes.digest().to_le_bytes(), a.tags.digest().to_le_bytes());
+    match &a.name {
+        Some(name) => fingerprint(&[b"named", name.as_bytes(), &attributes, &tags]),
+        None => fingerprint(&[b"unnamed", &attributes, &tags]),
+    }
+}
+
+/// The fingerprint earlier versions stored (a walk of the documents, hashed
+/// as one stream). A stored row that has it is recognized as unchanged and
+/// given [`asset_fingerprint`] instead of being rewritten: a store written
+/// by an earlier version is restamped, asset by asset, by its next scans.
+pub(crate) fn legacy_fingerprint(a: &Asset) -> i64 {
     thread_local! {
         /// The buffer of the last fingerprint on this thread, reused.
         static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
@@ -525,7 +537,7 @@ mod tests {
 
     use pacbot_core::{Asset, AssetId};
 
-    use super::{asset_fingerprint, has_nul};
+    use super::{asset_fingerprint, has_nul, legacy_fingerprint};
 
     #[test]
     fn fingerprints_are_equal_exactly_when_name_attributes_and_tags_are() {
@@ -559,10 +571,7 @@ mod tests {
         assert_eq!(unique.len(), distinct.len(), "{distinct:?}");
     }
 
-    /// The stored fingerprints must not change from one version to the next
-    /// (a change makes the next rescan rewrite every stored asset once).
-    #[test]
-    fn fingerprints_are_stable() {
+    fn pinned() -> (Asset, Asset) {
         let asset = Asset::new(AssetId::new("aws", "111", "eu-west-1", "s3_bucket", "b1"))
             .with_name("bucket one")
             .with_attributes(json!({
@@ -572,9 +581,25 @@ mod tests {
             }))
             .with_tag("env", "prod")
             .with_tag("owner", "team-a");
-        assert_eq!(asset_fingerprint(&asset), -8_233_746_814_789_627_732);
-        let bare = Asset::new(AssetId::new("aws", "1", "r", "k", "x"));
-        assert_eq!(asset_fingerprint(&bare), -4_960_886_581_677_279_213);
+        (asset, Asset::new(AssetId::new("aws", "1", "r", "k", "x")))
+    }
+
+    /// The stored fingerprints must not change from one version to the next
+    /// (a change makes the next rescan rewrite every stored asset once).
+    #[test]
+    fn fingerprints_are_stable() {
+        let (asset, bare) = pinned();
+        assert_eq!(asset_fingerprint(&asset), -1_588_658_999_348_760_655);
+        assert_eq!(asset_fingerprint(&bare), -8_315_752_852_930_055_207);
+    }
+
+    /// Earlier versions' fingerprints, which stored rows may still hold.
+    #[test]
+    fn legacy_fingerprints_are_those_earlier_versions_stored() {
+        let (asset, bare) = pinned();
+        assert_eq!(legacy_fingerprint(&asset), -8_233_746_814_789_627_732);
+        assert_eq!(legacy_fingerprint(&bare), -4_960_886_581_677_279_213);
+        assert_ne!(legacy_fingerprint(&asset), asset_fingerprint(&asset));
     }
 
     #[test]

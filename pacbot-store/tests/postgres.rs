@@ -313,3 +313,25 @@ async fn revision_seen_by_another_instance() {
     let second = PostgresStore::open(schema.url()).await.unwrap();
     pacbot_store::testing::revision_seen_by_another_instance(&first, &second).await;
 }
+
+/// Rows of an earlier version (its fingerprints) are recognized and restamped, not rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earlier_fingerprints_are_restamped() {
+    let schema = ScratchSchema::create().await;
+    let store = PostgresStore::open(schema.url()).await.unwrap();
+    let client = connect_server().await;
+    let table = format!("{}.assets", schema.name());
+    pacbot_store::testing::earlier_fingerprints_are_restamped(
+        &store,
+        async || PostgresStore::open(schema.url()).await.unwrap(),
+        async |rid: &str, hash: i64| {
+            let sql = format!("UPDATE {table} SET hash = $2 WHERE resource_id = $1");
+            assert_eq!(client.execute(&sql, &[&rid, &hash]).await.unwrap(), 1);
+        },
+        async |rid: &str| {
+            let sql = format!("SELECT hash FROM {table} WHERE resource_id = $1");
+            client.query_one(&sql, &[&rid]).await.unwrap().get(0)
+        },
+    )
+    .await;
+}

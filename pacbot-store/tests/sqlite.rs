@@ -152,3 +152,24 @@ async fn revision_seen_by_another_instance() {
     let second = SqliteStore::open(&path).await.unwrap();
     pacbot_store::testing::revision_seen_by_another_instance(&first, &second).await;
 }
+
+/// Rows of an earlier version (its fingerprints) are recognized and restamped, not rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earlier_fingerprints_are_restamped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pacbot.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let raw = || rusqlite::Connection::open(&path).unwrap();
+    pacbot_store::testing::earlier_fingerprints_are_restamped(
+        &store,
+        async || SqliteStore::open(&path).await.unwrap(),
+        async |rid: &str, hash: i64| {
+            let n = raw().execute("UPDATE assets SET hash = ?2 WHERE resource_id = ?1", (rid, hash)).unwrap();
+            assert_eq!(n, 1);
+        },
+        async |rid: &str| {
+            raw().query_row("SELECT hash FROM assets WHERE resource_id = ?1", [rid], |r| r.get(0)).unwrap()
+        },
+    )
+    .await;
+}

@@ -438,6 +438,30 @@ pub(super) async fn commit_scan(
         .await?;
     let [p, a, r, k, id] = &touched;
     tx.execute(&touch, &[&at, &scan, p, a, r, k, id]).await?;
+    if !plan.restamped.is_empty() {
+        let mut ids: [Vec<&str>; 5] = Default::default();
+        let mut prints = Vec::with_capacity(plan.restamped.len());
+        for (i, (), print) in &plan.restamped {
+            budget.tick()?;
+            let id = &c.assets[*i].id;
+            let parts = [id.provider.as_str(), &id.account, &id.region, id.kind.as_str(), &id.resource_id];
+            for (column, part) in ids.iter_mut().zip(parts) {
+                column.push(part);
+            }
+            prints.push(*print);
+        }
+        let restamp = tx
+            .prepare_cached(
+                "UPDATE assets a SET hash = s.hash
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
+                      AS s (provider, account, region, kind, resource_id, hash)
+                 WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region
+                   AND a.kind = s.kind AND a.resource_id = s.resource_id",
+            )
+            .await?;
+        let [p, a, r, k, id] = &ids;
+        tx.execute(&restamp, &[p, a, r, k, id, &prints]).await?;
+    }
     let mut gone: [Vec<&str>; 5] = Default::default();
     let mut gone_seen: Vec<DateTime<Utc>> = Vec::with_capacity(plan.removed.len());
     for x in &plan.removed {

@@ -238,6 +238,11 @@ pub(super) fn commit_scan(
             budget.tick()?;
             touch.execute(params![pk, at_us, scan])?;
         }
+        let mut restamp = tx.prepare_cached("UPDATE assets SET hash = ?2 WHERE pk = ?1")?;
+        for (_, pk, hash) in &plan.restamped {
+            budget.tick()?;
+            restamp.execute(params![pk, hash])?;
+        }
         let mut remove =
             tx.prepare_cached("UPDATE assets SET removed_at = ?2, changed_at = ?2, last_seen = ?3 WHERE pk = ?1")?;
         for r in &plan.removed {

@@ -30,7 +30,9 @@ pub use input::{bad_input, sql_metacharacters_verbatim};
 pub use latest::changes_and_latest;
 pub use queries::{asset_360, filters, omni_search, pagination_without_gaps_or_repeats};
 pub use records::{compliance_trend, exceptions_crud, fix_records, groups_crud, policy_catalogue};
-pub use rescan::{another_writer_between_commits, rescan_writes_only_what_changed};
+pub use rescan::{
+    another_writer_between_commits, earlier_fingerprints_are_restamped, fingerprints, rescan_writes_only_what_changed,
+};
 pub use revision::{revision_follows_writes, revision_seen_by_another_instance};
 pub use scans::{
     concurrent_shard_writers, failed_commit_leaves_nothing, lifecycle_over_scans, partial_scan_keeps_failed_scopes,
