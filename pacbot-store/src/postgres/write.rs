@@ -310,22 +310,8 @@ pub(super) async fn commit_scan(
             "COPY assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
                           first_seen, last_seen, changed_at, first_scan, last_scan)
              FROM STDIN (FORMAT binary)",
-            &[
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::JSONB,
-                Type::JSONB,
-                Type::INT8,
-                Type::TIMESTAMPTZ,
-                Type::TIMESTAMPTZ,
-                Type::TIMESTAMPTZ,
-                Type::INT8,
-                Type::INT8,
-            ],
+            &[&[Type::TEXT; 6][..], &[Type::JSONB, Type::JSONB, Type::INT8], &[Type::TIMESTAMPTZ; 3], &[Type::INT8; 2]]
+                .concat(),
         )
         .await?;
         for &i in &plan.new {
@@ -360,17 +346,7 @@ pub(super) async fn commit_scan(
             tx,
             "COPY pacbot_stage2_assets (provider, account, region, kind, resource_id, name, attributes, tags, hash)
              FROM STDIN (FORMAT binary)",
-            &[
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::INT8,
-            ],
+            &[&[Type::TEXT; 8][..], &[Type::INT8]].concat(),
         )
         .await?;
         for &(i, ()) in &plan.changed {
