@@ -4,7 +4,7 @@
 use hashbrown::HashMap;
 
 use chrono::{DateTime, Utc};
-use pacbot_core::{AssetGroup, Exception, ScopeStatus, ViolationKey};
+use pacbot_core::{AssetGroup, Exception, ScopeStatus};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::read;
@@ -304,7 +304,6 @@ pub(super) fn commit_scan(
 
     // Violations in their new state (those equal to the stored ones are left
     // alone), then the transitions that changed a status.
-    let mut pks: HashMap<&ViolationKey, i64> = HashMap::with_capacity(c.transitions.len());
     let mut written = 0u64;
     // The stored violations of each scope the commit's violations are in.
     let mut stored: HashMap<ScopeRef<'_>, HashMap<u128, (i64, i64)>> = HashMap::new();
@@ -390,11 +389,7 @@ pub(super) fn commit_scan(
                 }
             };
             in_scope.insert(vkey, (pk, hash));
-            pks.insert(k, pk);
         }
-    }
-    for (scope, held) in stored {
-        known.violations.insert(cache::owned(scope), held);
     }
     {
         let mut add = tx.prepare_cached(
@@ -403,9 +398,12 @@ pub(super) fn commit_scan(
         )?;
         for t in c.transitions.iter().filter(|t| t.kind.is_change()) {
             budget.tick()?;
-            let pk = pks
-                .get(&t.key)
-                .copied()
+            // Every violation of the commit is in its scope's map now, with its row.
+            let (k, a) = (&t.key, &t.key.asset);
+            let pk = stored
+                .get(&(a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str()))
+                .and_then(|held| held.get(&violation_key(&k.policy_id, &k.rule_id, &a.resource_id)))
+                .map(|&(pk, _)| pk)
                 .ok_or_else(|| StoreError::invalid("transition", format!("no violation `{}` in the scan", t.key)))?;
             add.execute(params![
                 pk,
@@ -417,6 +415,9 @@ pub(super) fn commit_scan(
                 t.reason
             ])?;
         }
+    }
+    for (scope, held) in stored {
+        known.violations.insert(cache::owned(scope), held);
     }
     {
         let mut add =
