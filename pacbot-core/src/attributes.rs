@@ -219,13 +219,17 @@ impl Attributes {
     /// An empty object.
     #[must_use]
     pub fn new() -> Self {
-        let mut print = Print::default();
-        print.container(b'o', 0);
+        /// The digest of an empty object, worked out once.
+        static EMPTY: LazyLock<u64> = LazyLock::new(|| {
+            let mut print = Print::default();
+            print.container(b'o', 0);
+            print.digest()
+        });
         Self {
             nodes: Box::new([Node { tag: Tag::Object, ..Node::NULL }]),
             text: "".into(),
             spare_keys: Box::new([]),
-            digest: print.digest(),
+            digest: *EMPTY,
         }
     }
 
