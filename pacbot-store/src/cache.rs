@@ -31,13 +31,30 @@ pub(crate) fn owned(s: ScopeRef<'_>) -> ScopeKey {
 /// A violation's key within its asset's scope: a 128-bit hash of (policy,
 /// rule, resource id), each part length-prefixed. (Two keys of one scope
 /// sharing it is about as likely as 2^-128 times the square of their count.)
+///
+/// Held in memory only (never stored), so it may change between versions.
+/// Keys of ordinary size are hashed at once from the stack: a rescan keys
+/// every open violation.
 pub(crate) fn violation_key(policy: &str, rule: &str, resource_id: &str) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    const ROOM: usize = 384;
+    let mut stack = [0u8; ROOM];
+    let mut at = 0;
     for part in [policy, rule, resource_id] {
-        h.update(&(part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
+        let end = at + 8 + part.len();
+        let Some(slot) = stack.get_mut(at..end) else {
+            let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+            for part in [policy, rule, resource_id] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+            return h.digest128();
+        };
+        let (len, bytes) = slot.split_at_mut(8);
+        len.copy_from_slice(&(part.len() as u64).to_le_bytes());
+        bytes.copy_from_slice(part.as_bytes());
+        at = end;
     }
-    h.digest128()
+    xxhash_rust::xxh3::xxh3_128(stack.get(..at).unwrap_or_default())
 }
 
 /// The stored assets of one scope by resource id, and when its last
@@ -68,5 +85,31 @@ impl<K, V> WriteCache<K, V> {
     /// clock `clock`; otherwise an empty cache.
     pub(crate) fn at(held: Option<Self>, clock: i64) -> Self {
         held.filter(|c| c.clock == clock).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::violation_key;
+
+    /// The streaming hash of the same length-prefixed parts: what a key of any size hashes.
+    fn streamed(parts: [&str; 3]) -> u128 {
+        let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+        for part in parts {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.digest128()
+    }
+
+    #[test]
+    fn keys_hashed_on_the_stack_equal_streamed_ones_and_keep_parts_apart() {
+        let text = "r".repeat(800);
+        for n in [0, 1, 300, 349, 350, 351, 360, 800] {
+            let parts = ["policy-a", "rule-1", &text[..n]];
+            assert_eq!(violation_key(parts[0], parts[1], parts[2]), streamed(parts), "a resource id of {n} bytes");
+        }
+        assert_ne!(violation_key("ab", "c", "d"), violation_key("a", "bc", "d"));
+        assert_ne!(violation_key("a", "b", "cd"), violation_key("a", "bc", "d"));
     }
 }

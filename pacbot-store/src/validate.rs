@@ -267,6 +267,8 @@ pub(crate) struct PreparedCommit {
     pub details: Vec<Option<String>>,
     /// One per violation: the fingerprint of its state (every field but the key).
     pub violation_hashes: Vec<i64>,
+    /// One per violation: its key within its asset's scope ([`crate::cache::violation_key`]).
+    pub violation_keys: Vec<u128>,
     /// One per snapshot: the report as JSON.
     pub snapshots: Vec<String>,
 }
@@ -295,7 +297,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
     // Each violation checked, its details serialized and its state
     // fingerprinted on every core (a rescan commits every open violation);
     // the first error in the commit's order is the one reported.
-    let checked: Vec<(Option<String>, i64)> = c
+    let checked: Vec<(Option<String>, i64, u128)> = c
         .violations
         .par_iter()
         .with_min_len(PER_TASK)
@@ -312,10 +314,18 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
                 Some(to_json(&v.details, || format!("details of {}", label()))?)
             };
             let hash = violation_fingerprint(v, details.as_deref());
-            Ok((details, hash))
+            let key = crate::cache::violation_key(&v.key.policy_id, &v.key.rule_id, &v.key.asset.resource_id);
+            Ok((details, hash, key))
         })
         .collect::<Result<_>>()?;
-    let (details, violation_hashes): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
+    let mut details = Vec::with_capacity(checked.len());
+    let mut violation_hashes = Vec::with_capacity(checked.len());
+    let mut violation_keys = Vec::with_capacity(checked.len());
+    for (d, h, k) in checked {
+        details.push(d);
+        violation_hashes.push(h);
+        violation_keys.push(k);
+    }
     let mut keys = HashSet::with_capacity(c.violations.len());
     if let Some(v) = c.violations.iter().find(|v| !keys.insert(&v.key)) {
         return Err(StoreError::invalid(
@@ -340,7 +350,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         }
         snapshots.push(to_json(r, label)?);
     }
-    Ok(PreparedCommit { details, violation_hashes, snapshots })
+    Ok(PreparedCommit { details, violation_hashes, violation_keys, snapshots })
 }
 
 /// The fingerprint of a violation's state: equal when every field but the key is.

@@ -532,12 +532,12 @@ pub(super) async fn commit_scan(
     // assets are) and which changed (staged, then written over their rows).
     let (mut new, mut changed) = (Vec::new(), Vec::new());
     let mut violations_before = 0;
-    for (i, (v, hash)) in c.violations.iter().zip(&prepared.violation_hashes).enumerate() {
-        let k = &v.key;
+    let states = prepared.violation_hashes.iter().zip(&prepared.violation_keys);
+    for (i, (v, (hash, key))) in c.violations.iter().zip(states).enumerate() {
         let in_scope = stored
-            .get_mut(&scope_of(&k.asset))
+            .get_mut(&scope_of(&v.key.asset))
             .ok_or_else(|| StoreError::corrupt("violations", "a scope of the commit was not read"))?;
-        match in_scope.insert(cache::violation_key(&k.policy_id, &k.rule_id, &k.asset.resource_id), *hash) {
+        match in_scope.insert(*key, *hash) {
             None => new.push(i),
             Some(h) => {
                 violations_before += 1;

@@ -330,13 +330,13 @@ pub(super) fn commit_scan(
                                    close_reason = ?11, hash = ?12
              WHERE pk = ?1",
         )?;
-        for ((v, details), &hash) in c.violations.iter().zip(&prepared.details).zip(&prepared.violation_hashes) {
+        let states = prepared.details.iter().zip(&prepared.violation_hashes).zip(&prepared.violation_keys);
+        for (v, ((details, &hash), &vkey)) in c.violations.iter().zip(states) {
             let k = &v.key;
             let a = &k.asset;
             let in_scope = stored
                 .get_mut(&(a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str()))
                 .ok_or_else(|| StoreError::corrupt("violations", "a scope of the commit was not read"))?;
-            let vkey = violation_key(&k.policy_id, &k.rule_id, &a.resource_id);
             let found = in_scope.get(&vkey).copied();
             let state = (
                 v.status.as_str(),
