@@ -195,14 +195,14 @@ impl<K: Clone + Default> AssetPlan<K> {
                 }
                 Some(mut k) => {
                     let print = incoming.fingerprint(i);
-                    // A stored fingerprint of 0 is not known (a row of an older schema).
-                    let mut same = !k.removed && k.hash != 0 && k.hash == print;
-                    if !same && !k.removed && k.hash != 0 && k.hash == validate::legacy_fingerprint(&assets[i]) {
+                    // A removed row is back; a stored fingerprint of 0 is not
+                    // known (a row of an older schema): both are rewritten.
+                    let comparable = !k.removed && k.hash != 0;
+                    if comparable && k.hash != print && k.hash == validate::legacy_fingerprint(&assets[i]) {
                         self.restamped.push((i, k.handle.clone(), print));
                         k.hash = print;
-                        same = true;
                     }
-                    if !same {
+                    if !(comparable && k.hash == print) {
                         self.changed.push((i, k.handle.clone()));
                         self.changed_slots.push((slot, after.len()));
                         (k.removed, k.last_seen) = (false, at);
@@ -292,7 +292,8 @@ pub(crate) fn free_later<T: Send + 'static>(commit: ScanCommit, prepared: T) {
     let _ = std::thread::Builder::new().name("pacbot-store-free".to_owned()).spawn(move || drop((commit, prepared)));
 }
 
-fn count(n: usize) -> u64 {
+/// A count as `u64` (saturating).
+pub(crate) fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 

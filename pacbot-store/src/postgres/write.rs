@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 use hashbrown::HashMap;
 
 use chrono::{DateTime, Utc};
-use pacbot_core::{AssetGroup, AssetId, Exception, ScopeStatus};
+use pacbot_core::{Asset, AssetGroup, AssetId, Exception, ScopeStatus};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -117,7 +117,8 @@ async fn stamp_scopes(tx: &Tx<'_>, c: &ScanCommit, budget: &mut WriteBudget) -> 
 const STAGING: &str = r#"
 CREATE TEMP TABLE pacbot_stage2_assets (
     provider text COLLATE "C", account text COLLATE "C", region text COLLATE "C", kind text COLLATE "C",
-    resource_id text COLLATE "C", name text, attributes text, tags text, hash bigint
+    resource_id text COLLATE "C", name text, attributes jsonb, tags jsonb, hash bigint, first_seen timestamptz,
+    last_seen timestamptz, changed_at timestamptz, first_scan bigint, last_scan bigint
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE pacbot_stage2_violations (
     policy_id text COLLATE "C", rule_id text COLLATE "C", provider text COLLATE "C", account text COLLATE "C",
@@ -301,88 +302,36 @@ pub(super) async fn commit_scan(
     // New assets are copied straight into the table: the plan, made under
     // the shard locks, knows they are not stored (a row that is would fail
     // the commit on its key, and nothing would be written). Changed ones are
-    // staged and written over their rows.
-    let at_scan: [&(dyn ToSql + Sync); 2] = [&at, &scan];
+    // staged, in the same layout, and written over their rows.
     let mut hashes = Vec::with_capacity(plan.new.len() + plan.changed.len());
     if !plan.new.is_empty() {
-        let mut copy = start_copy(
-            tx,
-            "COPY assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
-                          first_seen, last_seen, changed_at, first_scan, last_scan)
-             FROM STDIN (FORMAT binary)",
-            &[&[Type::TEXT; 6][..], &[Type::JSONB, Type::JSONB, Type::INT8], &[Type::TIMESTAMPTZ; 3], &[Type::INT8; 2]]
-                .concat(),
-        )
-        .await?;
-        for &i in &plan.new {
-            budget.tick()?;
-            let a = &c.assets[i];
-            let p = validate::asset_doc(a)?;
-            hashes.push(p.hash);
-            let id = &a.id;
-            let (attributes, tags) = (Jsonb(&p.attributes), Jsonb(&p.tags_json));
-            let row: [&(dyn ToSql + Sync); 14] = [
-                &id.provider,
-                &id.account,
-                &id.region,
-                &id.kind.as_str(),
-                &id.resource_id,
-                &a.name,
-                &attributes,
-                &tags,
-                &p.hash,
-                at_scan[0],
-                at_scan[0],
-                at_scan[0],
-                at_scan[1],
-                at_scan[1],
-            ];
-            copy.as_mut().write(&row).await?;
-        }
-        copy.as_mut().finish().await?;
+        let copy =
+            start_copy(tx, &format!("COPY assets ({ASSET_COLUMNS}) FROM STDIN (FORMAT binary)"), &ASSET_TYPES).await?;
+        copy_assets(copy, &c.assets, &plan.new, (&at, scan), &mut budget, &mut hashes).await?;
     }
     if !plan.changed.is_empty() {
-        let mut copy = start_copy(
+        let copy = start_copy(
             tx,
-            "COPY pacbot_stage2_assets (provider, account, region, kind, resource_id, name, attributes, tags, hash)
-             FROM STDIN (FORMAT binary)",
-            &[&[Type::TEXT; 8][..], &[Type::INT8]].concat(),
+            &format!("COPY pacbot_stage2_assets ({ASSET_COLUMNS}) FROM STDIN (FORMAT binary)"),
+            &ASSET_TYPES,
         )
         .await?;
-        for &(i, ()) in &plan.changed {
-            budget.tick()?;
-            let a = &c.assets[i];
-            let p = validate::asset_doc(a)?;
-            hashes.push(p.hash);
-            let id = &a.id;
-            let row: [&(dyn ToSql + Sync); 9] = [
-                &id.provider,
-                &id.account,
-                &id.region,
-                &id.kind.as_str(),
-                &id.resource_id,
-                &a.name,
-                &p.attributes,
-                &p.tags_json,
-                &p.hash,
-            ];
-            copy.as_mut().write(&row).await?;
-        }
-        let staged = copy.as_mut().finish().await?;
+        let changed: Vec<usize> = plan.changed.iter().map(|&(i, ())| i).collect();
+        let staged = copy_assets(copy, &c.assets, &changed, (&at, scan), &mut budget, &mut hashes).await?;
         if staged > ANALYZE_ABOVE {
             tx.batch_execute("ANALYZE pacbot_stage2_assets").await?;
         }
         let rewrite = tx
             .prepare_cached(
-                "UPDATE assets a SET name = s.name, attributes = s.attributes::jsonb, tags = s.tags::jsonb,
-                                     hash = s.hash, last_seen = $1, changed_at = $1, last_scan = $2, removed_at = NULL
+                "UPDATE assets a SET name = s.name, attributes = s.attributes, tags = s.tags, hash = s.hash,
+                                     last_seen = s.last_seen, changed_at = s.changed_at, last_scan = s.last_scan,
+                                     removed_at = NULL
                  FROM pacbot_stage2_assets s
                  WHERE a.provider = s.provider AND a.account = s.account AND a.region = s.region
                    AND a.kind = s.kind AND a.resource_id = s.resource_id",
             )
             .await?;
-        let rewritten = tx.execute(&rewrite, &at_scan).await?;
-        if rewritten != staged {
+        if tx.execute(&rewrite, &[]).await? != staged {
             return Err(StoreError::corrupt("assets", "a changed asset's row was not found"));
         }
     }
@@ -394,15 +343,7 @@ pub(super) async fn commit_scan(
     }
 
     // Unchanged assets outside a completed scope: their last-seen time. Gone ones: removed.
-    let mut touched: [Vec<&str>; 5] = Default::default();
-    for (i, ()) in &plan.touched {
-        budget.tick()?;
-        let id = &c.assets[*i].id;
-        let parts = [id.provider.as_str(), &id.account, &id.region, id.kind.as_str(), &id.resource_id];
-        for (column, part) in touched.iter_mut().zip(parts) {
-            column.push(part);
-        }
-    }
+    let touched = id_columns(&c.assets, plan.touched.iter().map(|&(i, ())| i), &mut budget)?;
     let touch = tx
         .prepare_cached(
             "UPDATE assets a SET last_seen = $1, last_scan = $2
@@ -415,17 +356,8 @@ pub(super) async fn commit_scan(
     let [p, a, r, k, id] = &touched;
     tx.execute(&touch, &[&at, &scan, p, a, r, k, id]).await?;
     if !plan.restamped.is_empty() {
-        let mut ids: [Vec<&str>; 5] = Default::default();
-        let mut prints = Vec::with_capacity(plan.restamped.len());
-        for (i, (), print) in &plan.restamped {
-            budget.tick()?;
-            let id = &c.assets[*i].id;
-            let parts = [id.provider.as_str(), &id.account, &id.region, id.kind.as_str(), &id.resource_id];
-            for (column, part) in ids.iter_mut().zip(parts) {
-                column.push(part);
-            }
-            prints.push(*print);
-        }
+        let ids = id_columns(&c.assets, plan.restamped.iter().map(|&(i, (), _)| i), &mut budget)?;
+        let prints: Vec<i64> = plan.restamped.iter().map(|&(_, (), print)| print).collect();
         let restamp = tx
             .prepare_cached(
                 "UPDATE assets a SET hash = s.hash
@@ -547,21 +479,20 @@ pub(super) async fn commit_scan(
             }
         }
     }
-    let violations_written = count(new.len()) + count(changed.len());
+    let violations_written = delta::count(new.len()) + delta::count(changed.len());
     if !new.is_empty() {
-        let columns = "policy_id, rule_id, provider, account, region, kind, resource_id, status, severity, category, \
-                       reason, details, exception_id, created_at, modified_at, closed_at, close_reason, hash";
-        let copy = start_copy(tx, &format!("COPY violations ({columns}) FROM STDIN (FORMAT binary)"), &VIOLATION_TYPES)
-            .await?;
+        let copy = start_copy(
+            tx,
+            &format!("COPY violations ({VIOLATION_COLUMNS}) FROM STDIN (FORMAT binary)"),
+            &VIOLATION_TYPES,
+        )
+        .await?;
         copy_violations(copy, c, prepared, &new, &mut budget).await?;
     }
     if !changed.is_empty() {
         let copy = start_copy(
             tx,
-            "COPY pacbot_stage2_violations (policy_id, rule_id, provider, account, region, kind, resource_id, status,
-                                           severity, category, reason, details, exception_id, created_at,
-                                           modified_at, closed_at, close_reason, hash)
-             FROM STDIN (FORMAT binary)",
+            &format!("COPY pacbot_stage2_violations ({VIOLATION_COLUMNS}) FROM STDIN (FORMAT binary)"),
             &VIOLATION_TYPES,
         )
         .await?;
@@ -704,7 +635,90 @@ pub(super) async fn commit_scan(
     Ok((rec, known))
 }
 
-/// The column types of a violation row, as [`copy_violations`] writes it.
+/// The columns of an asset row, as [`copy_assets`] writes it to `assets`
+/// (new assets) or to its staging table (changed ones), and their types.
+const ASSET_COLUMNS: &str = "provider, account, region, kind, resource_id, name, attributes, tags, hash, first_seen, \
+                             last_seen, changed_at, first_scan, last_scan";
+const ASSET_TYPES: [Type; 14] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::JSONB,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::INT8,
+];
+
+/// Streams the assets `which` (indices into `assets`), seen at `at` by scan
+/// `scan`, into a `COPY` of [`ASSET_COLUMNS`] and finishes it: how many were
+/// written. Their fingerprints are pushed onto `hashes`, in order.
+async fn copy_assets(
+    mut copy: Copy,
+    assets: &[Asset],
+    which: &[usize],
+    (at, scan): (&DateTime<Utc>, i64),
+    budget: &mut WriteBudget,
+    hashes: &mut Vec<i64>,
+) -> Result<u64> {
+    for &i in which {
+        budget.tick()?;
+        let a = &assets[i];
+        let p = validate::asset_doc(a)?;
+        hashes.push(p.hash);
+        let id = &a.id;
+        let (attributes, tags) = (Jsonb(&p.attributes), Jsonb(&p.tags_json));
+        let row: [&(dyn ToSql + Sync); 14] = [
+            &id.provider,
+            &id.account,
+            &id.region,
+            &id.kind.as_str(),
+            &id.resource_id,
+            &a.name,
+            &attributes,
+            &tags,
+            &p.hash,
+            at,
+            at,
+            at,
+            &scan,
+            &scan,
+        ];
+        copy.as_mut().write(&row).await?;
+    }
+    Ok(copy.as_mut().finish().await?)
+}
+
+/// The identities of the assets `which` (indices into `assets`) as five
+/// columns (provider, account, region, kind, resource id), for `unnest`.
+fn id_columns<'a>(
+    assets: &'a [Asset],
+    which: impl Iterator<Item = usize>,
+    budget: &mut WriteBudget,
+) -> Result<[Vec<&'a str>; 5]> {
+    let mut columns: [Vec<&str>; 5] = Default::default();
+    for i in which {
+        budget.tick()?;
+        let id = &assets[i].id;
+        let parts = [id.provider.as_str(), &id.account, &id.region, id.kind.as_str(), &id.resource_id];
+        for (column, part) in columns.iter_mut().zip(parts) {
+            column.push(part);
+        }
+    }
+    Ok(columns)
+}
+
+/// The columns of a violation row, as [`copy_violations`] writes it to
+/// `violations` (new ones) or to its staging table (changed ones), and their types.
+const VIOLATION_COLUMNS: &str = "policy_id, rule_id, provider, account, region, kind, resource_id, status, \
+                                 severity, category, reason, details, exception_id, created_at, modified_at, \
+                                 closed_at, close_reason, hash";
 const VIOLATION_TYPES: [Type; 18] = [
     Type::TEXT,
     Type::TEXT,
@@ -765,10 +779,6 @@ async fn copy_violations(
         copy.as_mut().write(&row).await?;
     }
     Ok(copy.as_mut().finish().await?)
-}
-
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// An asset's scope, as (provider, account, region, kind).
