@@ -28,16 +28,48 @@ pub(crate) fn owned(s: ScopeRef<'_>) -> ScopeKey {
     (s.0.to_owned(), s.1.to_owned(), s.2.to_owned(), s.3.to_owned())
 }
 
+/// The seed of the keys below: drawn once per process, so that nobody can
+/// choose resource ids whose keys collide ahead of time.
+static SEED: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one("pacbot-store keys")
+});
+
+/// A 128-bit key of some parts, each length-prefixed (seeded XXH3-128).
+fn key(parts: &[&[u8]]) -> u128 {
+    let seed = *SEED;
+    crate::codec::prefixed(parts, |bytes| xxhash_rust::xxh3::xxh3_128_with_seed(bytes, seed))
+}
+
 /// A violation's key within its asset's scope: a 128-bit hash of (policy,
 /// rule, resource id), each part length-prefixed. (Two keys of one scope
 /// sharing it is about as likely as 2^-128 times the square of their count.)
 ///
-/// Held in memory only (never stored), so it may change between versions.
+/// The keys here are held in memory only (never stored), with a seed of the
+/// process's own, so they change from one process to the next.
 pub(crate) fn violation_key(policy: &str, rule: &str, resource_id: &str) -> u128 {
-    crate::codec::prefixed(&[policy.as_bytes(), rule.as_bytes(), resource_id.as_bytes()], xxhash_rust::xxh3::xxh3_128)
+    key(&[policy.as_bytes(), rule.as_bytes(), resource_id.as_bytes()])
 }
 
-/// The stored assets of one scope by resource id, and when its last
+/// An asset's key within its scope: a 128-bit hash of its resource id. The
+/// stored and the incoming assets of a scope are matched, and kept, in the
+/// order of this key, which compares integers where resource ids would
+/// compare strings (a rescan matches a million of them).
+pub(crate) fn asset_key(resource_id: &str) -> u128 {
+    key(&[resource_id.as_bytes()])
+}
+
+/// A scope's key: a 128-bit hash of (provider, account, region, kind).
+pub(crate) fn scope_key(s: ScopeRef<'_>) -> u128 {
+    key(&[s.0.as_bytes(), s.1.as_bytes(), s.2.as_bytes(), s.3.as_bytes()])
+}
+
+/// The stored violations of the scopes a commit's violations are in: by
+/// [`scope_key`], the scope and what is kept of each of its violations, by
+/// [`violation_key`].
+pub(crate) type ScopesViolations<'a, V> = HashMap<u128, (ScopeRef<'a>, HashMap<u128, V>)>;
+
+/// The stored assets of one scope by key, and when its last
 /// complete scan saw it.
 pub(crate) type ScopeAssets<K> = (Vec<Known<K>>, Option<i64>);
 
@@ -74,7 +106,7 @@ mod tests {
 
     /// The streaming hash of the same length-prefixed parts: what a key of any size hashes.
     fn streamed(parts: [&str; 3]) -> u128 {
-        let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(*super::SEED);
         for part in parts {
             h.update(&(part.len() as u64).to_le_bytes());
             h.update(part.as_bytes());

@@ -267,10 +267,31 @@ pub(crate) struct PreparedCommit {
     pub details: Vec<Option<String>>,
     /// One per violation: the fingerprint of its state (every field but the key).
     pub violation_hashes: Vec<i64>,
-    /// One per violation: its key within its asset's scope ([`crate::cache::violation_key`]).
-    pub violation_keys: Vec<u128>,
+    /// One per violation: its keys.
+    pub violation_keys: Vec<ViolationKeys>,
+    /// One per transition: the keys of its violation.
+    pub transition_keys: Vec<ViolationKeys>,
     /// One per snapshot: the report as JSON.
     pub snapshots: Vec<String>,
+}
+
+/// A violation's keys: its asset's scope ([`crate::cache::scope_key`]) and
+/// its key within the scope ([`crate::cache::violation_key`]). Together they
+/// tell violations apart, as integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ViolationKeys {
+    pub scope: u128,
+    pub key: u128,
+}
+
+impl ViolationKeys {
+    pub(crate) fn of(k: &ViolationKey) -> Self {
+        let a = &k.asset;
+        Self {
+            scope: crate::cache::scope_key((&a.provider, &a.account, &a.region, a.kind.as_str())),
+            key: crate::cache::violation_key(&k.policy_id, &k.rule_id, &a.resource_id),
+        }
+    }
 }
 
 /// Below this many items, one task does them (the split costs more than it saves).
@@ -294,10 +315,10 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         v.modified_at = trunc(v.modified_at);
         v.closed_at = v.closed_at.map(trunc);
     }
-    // Each violation checked, its details serialized and its state
-    // fingerprinted on every core (a rescan commits every open violation);
-    // the first error in the commit's order is the one reported.
-    let checked: Vec<(Option<String>, i64, u128)> = c
+    // Each violation checked, its details serialized, its state
+    // fingerprinted and its keys hashed on every core (a rescan commits every
+    // open violation); the first error in the commit's order is the one reported.
+    let checked: Vec<(Option<String>, i64, ViolationKeys)> = c
         .violations
         .par_iter()
         .with_min_len(PER_TASK)
@@ -314,8 +335,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
                 Some(to_json(&v.details, || format!("details of {}", label()))?)
             };
             let hash = violation_fingerprint(v, details.as_deref());
-            let key = crate::cache::violation_key(&v.key.policy_id, &v.key.rule_id, &v.key.asset.resource_id);
-            Ok((details, hash, key))
+            Ok((details, hash, ViolationKeys::of(&v.key)))
         })
         .collect::<Result<_>>()?;
     let mut details = Vec::with_capacity(checked.len());
@@ -326,22 +346,29 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         violation_hashes.push(h);
         violation_keys.push(k);
     }
-    let mut keys = HashSet::with_capacity(c.violations.len());
-    if let Some(v) = c.violations.iter().find(|v| !keys.insert(&v.key)) {
+    // Keys compared as integers: a rescan checks every open violation.
+    let mut keys = HashSet::with_capacity(violation_keys.len());
+    if let Some(v) = c.violations.iter().zip(&violation_keys).find(|(_, k)| !keys.insert(**k)).map(|(v, _)| v) {
         return Err(StoreError::invalid(
             format!("violation `{}`", short(&v.key.to_string())),
             "it appears twice in the scan",
         ));
     }
-    c.transitions.par_iter_mut().with_min_len(PER_TASK).try_for_each(|t| {
-        let label = || format!("transition of violation `{}`", short(&t.key.to_string()));
-        if !keys.contains(&t.key) {
-            return Err(StoreError::invalid(label(), "the scan commits no violation with this key"));
-        }
-        text(&t.reason, || format!("reason of {}", label()))?;
-        t.at = trunc(t.at);
-        Ok(())
-    })?;
+    let transition_keys: Vec<ViolationKeys> = c
+        .transitions
+        .par_iter_mut()
+        .with_min_len(PER_TASK)
+        .map(|t| {
+            let label = || format!("transition of violation `{}`", short(&t.key.to_string()));
+            let key = ViolationKeys::of(&t.key);
+            if !keys.contains(&key) {
+                return Err(StoreError::invalid(label(), "the scan commits no violation with this key"));
+            }
+            text(&t.reason, || format!("reason of {}", label()))?;
+            t.at = trunc(t.at);
+            Ok(key)
+        })
+        .collect::<Result<_>>()?;
     let mut snapshots = Vec::with_capacity(c.snapshots.len());
     for r in &c.snapshots {
         let label = || format!("compliance report of group `{}`", r.group.as_deref().unwrap_or("(overall)"));
@@ -350,7 +377,7 @@ pub(crate) fn commit(c: &mut ScanCommit) -> Result<PreparedCommit> {
         }
         snapshots.push(to_json(r, label)?);
     }
-    Ok(PreparedCommit { details, violation_hashes, violation_keys, snapshots })
+    Ok(PreparedCommit { details, violation_hashes, violation_keys, transition_keys, snapshots })
 }
 
 /// The fingerprint of a violation's state: equal when every field but the key is.

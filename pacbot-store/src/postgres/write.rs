@@ -1,7 +1,7 @@
 //! Writes: scans (one transaction per commit, rows streamed with binary
 //! `COPY`), exceptions, groups, policies, auto-fix records.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use hashbrown::HashMap;
 
@@ -14,7 +14,7 @@ use super::Tx;
 use super::locks;
 use super::read::{self, scan_key};
 use super::sql::{Jsonb, int};
-use crate::cache::{self, ScopeKey, ScopeRef, WriteCache};
+use crate::cache::{self, ScopeKey, ScopeRef, ScopesViolations, WriteCache};
 use crate::codec::{enum_name, severity_rank};
 use crate::delta::{self, AssetPlan, Known};
 use crate::error::{Result, StoreError};
@@ -22,7 +22,7 @@ use crate::model::{
     AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
 };
 use crate::summary::{FailPoint, WriteBudget, Written, summarize};
-use crate::validate::{self, PreparedCommit};
+use crate::validate::{self, PreparedCommit, ViolationKeys};
 
 pub(super) async fn begin_scan(tx: &Tx<'_>, start: &ScanStart) -> Result<ScanRecord> {
     let stmt = tx
@@ -250,7 +250,7 @@ pub(super) async fn commit_scan(
 
     // Assets: what changed since the stored state, scope by scope; only
     // new and changed ones are staged and upserted (in key order, first seen kept).
-    let scopes = delta::scopes(c)?;
+    let (scopes, incoming) = delta::scopes(c)?;
     let mut plan = AssetPlan::default();
     let mut stored_before = 0;
     let seen_stmt = tx
@@ -261,8 +261,7 @@ pub(super) async fn commit_scan(
     let stored_stmt = tx
         .prepare_cached(
             "SELECT resource_id, hash, last_seen, removed_at IS NOT NULL FROM assets
-             WHERE provider = $1 AND account = $2 AND region = $3 AND kind = $4
-             ORDER BY resource_id",
+             WHERE provider = $1 AND account = $2 AND region = $3 AND kind = $4",
         )
         .await?;
     let mut read_back = Vec::with_capacity(scopes.len());
@@ -278,27 +277,23 @@ pub(super) async fn commit_scan(
         };
         let mut stored = Vec::new();
         for r in tx.query(&stored_stmt, &key).await? {
+            let resource_id: String = r.try_get(0)?;
             stored.push(Known {
-                resource_id: r.try_get(0)?,
+                key: cache::asset_key(&resource_id),
+                resource_id,
                 handle: (),
                 hash: r.try_get(1)?,
                 last_seen: r.try_get::<_, DateTime<Utc>>(2)?.timestamp_micros(),
                 removed: r.try_get(3)?,
             });
         }
-        read_back.push((stored, seen));
+        read_back.push((delta::by_key(stored)?, seen));
     }
-    let compared: Vec<usize> = scopes
-        .iter()
-        .zip(&read_back)
-        .filter(|(_, (held, _))| !held.is_empty())
-        .flat_map(|(w, _)| w.assets.iter().copied())
-        .collect();
-    let incoming = delta::fingerprints(&c.assets, &compared);
     for (i, (w, (stored, seen))) in scopes.iter().zip(read_back).enumerate() {
         stored_before += stored.len();
         plan.merge(i, w, &incoming, stored, seen, at.timestamp_micros());
     }
+    plan.sort_new(&c.assets);
     // New assets are copied straight into the table: the plan, made under
     // the shard locks, knows they are not stored (a row that is would fail
     // the commit on its key, and nothing would be written). Changed ones are
@@ -459,17 +454,17 @@ pub(super) async fn commit_scan(
 
     // Violations in their new state (those equal to the stored ones are
     // left alone), then the transitions that changed a status.
-    let mut stored = stored_violations(tx, c, &mut known).await?;
+    let mut stored = stored_violations(tx, c, &prepared.violation_keys, &mut known).await?;
     // Which violations are new (copied straight into the table, as new
     // assets are) and which changed (staged, then written over their rows).
     let (mut new, mut changed) = (Vec::new(), Vec::new());
     let mut violations_before = 0;
     let states = prepared.violation_hashes.iter().zip(&prepared.violation_keys);
-    for (i, (v, (hash, key))) in c.violations.iter().zip(states).enumerate() {
-        let in_scope = stored
-            .get_mut(&scope_of(&v.key.asset))
+    for (i, (hash, keys)) in states.enumerate() {
+        let (_, in_scope) = stored
+            .get_mut(&keys.scope)
             .ok_or_else(|| StoreError::corrupt("violations", "a scope of the commit was not read"))?;
-        match in_scope.insert(*key, *hash) {
+        match in_scope.insert(keys.key, *hash) {
             None => new.push(i),
             Some(h) => {
                 violations_before += 1;
@@ -526,7 +521,7 @@ pub(super) async fn commit_scan(
     if grew(plan.new.len(), stored_before) {
         tx.batch_execute("ANALYZE assets").await?;
     }
-    for (scope, held) in stored {
+    for (scope, held) in stored.into_values() {
         known.violations.insert(cache::owned(scope), held);
     }
     if grew(usize::try_from(violations_written).unwrap_or(usize::MAX), violations_before) {
@@ -786,15 +781,21 @@ fn scope_of(a: &AssetId) -> ScopeRef<'_> {
     (&a.provider, &a.account, &a.region, a.kind.as_str())
 }
 
-/// The stored violations of each scope the commit's violations are in, by
-/// [`cache::violation_key`]: the fingerprint of their state. From `known`
-/// where it holds the scope, else read scope by scope.
+/// The stored violations of each scope the commit's violations are in (by
+/// scope key), by [`cache::violation_key`]: the fingerprint of their state.
+/// From `known` where it holds the scope, else read scope by scope.
 async fn stored_violations<'c>(
     tx: &Tx<'_>,
     c: &'c ScanCommit,
+    keys: &[ViolationKeys],
     known: &mut Cache,
-) -> Result<HashMap<ScopeRef<'c>, HashMap<u128, i64>>> {
-    let scopes: BTreeSet<ScopeRef<'_>> = c.violations.iter().map(|v| scope_of(&v.key.asset)).collect();
+) -> Result<ScopesViolations<'c, i64>> {
+    let mut scopes: HashMap<u128, ScopeRef<'_>> = HashMap::new();
+    for (v, k) in c.violations.iter().zip(keys) {
+        scopes.entry(k.scope).or_insert_with(|| scope_of(&v.key.asset));
+    }
+    // Read in scope order.
+    let scopes: BTreeMap<ScopeRef<'_>, u128> = scopes.into_iter().map(|(k, s)| (s, k)).collect();
     let stmt = tx
         .prepare_cached(
             "SELECT policy_id, rule_id, resource_id, hash FROM violations
@@ -802,9 +803,9 @@ async fn stored_violations<'c>(
         )
         .await?;
     let mut out = HashMap::with_capacity(scopes.len());
-    for scope in scopes {
+    for (scope, key) in scopes {
         if let Some(held) = known.violations.remove(&cache::owned(scope)) {
-            out.insert(scope, held);
+            out.insert(key, (scope, held));
             continue;
         }
         let (p, a, r, k) = scope;
@@ -813,7 +814,7 @@ async fn stored_violations<'c>(
             let (policy, rule, rid): (&str, &str, &str) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             held.insert(cache::violation_key(policy, rule, rid), row.try_get(3)?);
         }
-        out.insert(scope, held);
+        out.insert(key, (scope, held));
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@ use pacbot_core::{AssetGroup, Exception, ScopeStatus};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::read;
-use crate::cache::{self, ScopeRef, WriteCache, violation_key};
+use crate::cache::{self, ScopeRef, ScopesViolations, WriteCache, violation_key};
 use crate::codec::{enum_name, from_micros, micros, severity_rank};
 use crate::delta::{self, AssetPlan, Known, ScopeWork};
 use crate::error::{Result, StoreError};
@@ -88,8 +88,8 @@ fn stamp_scopes(tx: &Connection, c: &ScanCommit, budget: &mut WriteBudget) -> Re
     Ok(seq)
 }
 
-/// The stored assets of one scope, by resource id, and when its last
-/// complete scan saw it.
+/// The stored assets of one scope, by key, and when its last complete scan
+/// saw it.
 fn stored_assets(tx: &Connection, w: &ScopeWork<'_>) -> Result<(Vec<Known<i64>>, Option<i64>)> {
     let scope = params![w.provider, w.account, w.region, w.kind];
     let seen: Option<i64> = tx
@@ -100,21 +100,22 @@ fn stored_assets(tx: &Connection, w: &ScopeWork<'_>) -> Result<(Vec<Known<i64>>,
         .optional()?;
     let mut stmt = tx.prepare_cached(
         "SELECT resource_id, pk, hash, last_seen, removed_at IS NOT NULL FROM assets
-         WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4
-         ORDER BY resource_id",
+         WHERE provider = ?1 AND account = ?2 AND region = ?3 AND kind = ?4",
     )?;
     let mut rows = stmt.query(scope)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
+        let resource_id: String = r.get(0)?;
         out.push(Known {
-            resource_id: r.get(0)?,
+            key: cache::asset_key(&resource_id),
+            resource_id,
             handle: r.get(1)?,
             hash: r.get(2)?,
             last_seen: r.get(3)?,
             removed: r.get(4)?,
         });
     }
-    Ok((out, seen))
+    Ok((delta::by_key(out)?, seen))
 }
 
 /// What the writer keeps of its last commit: per scope, the stored assets
@@ -159,7 +160,7 @@ pub(super) fn commit_scan(
     let mut budget = WriteBudget::new(fail.take());
 
     // Assets: what changed since the stored state, scope by scope.
-    let scopes = delta::scopes(c)?;
+    let (scopes, incoming) = delta::scopes(c)?;
     let mut plan = AssetPlan::default();
     let mut stored = Vec::with_capacity(scopes.len());
     for w in &scopes {
@@ -168,16 +169,10 @@ pub(super) fn commit_scan(
             None => stored_assets(&tx, w)?,
         });
     }
-    let compared: Vec<usize> = scopes
-        .iter()
-        .zip(&stored)
-        .filter(|(_, (held, _))| !held.is_empty())
-        .flat_map(|(w, _)| w.assets.iter().copied())
-        .collect();
-    let incoming = delta::fingerprints(&c.assets, &compared);
     for (i, (w, (held, seen))) in scopes.iter().zip(stored).enumerate() {
         plan.merge(i, w, &incoming, held, seen, at_us);
     }
+    plan.sort_new(&c.assets);
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO assets (provider, account, region, kind, resource_id, name, attributes, tags, hash,
@@ -305,16 +300,17 @@ pub(super) fn commit_scan(
     // Violations in their new state (those equal to the stored ones are left
     // alone), then the transitions that changed a status.
     let mut written = 0u64;
-    // The stored violations of each scope the commit's violations are in.
-    let mut stored: HashMap<ScopeRef<'_>, HashMap<u128, (i64, i64)>> = HashMap::new();
-    for v in &c.violations {
-        let a = &v.key.asset;
-        let scope = (a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str());
-        if let hashbrown::hash_map::Entry::Vacant(e) = stored.entry(scope) {
-            e.insert(match known.violations.remove(&cache::owned(scope)) {
+    // The stored violations of each scope the commit's violations are in, by scope key.
+    let mut stored: ScopesViolations<'_, (i64, i64)> = HashMap::new();
+    for (v, k) in c.violations.iter().zip(&prepared.violation_keys) {
+        if let hashbrown::hash_map::Entry::Vacant(e) = stored.entry(k.scope) {
+            let a = &v.key.asset;
+            let scope = (a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str());
+            let held = match known.violations.remove(&cache::owned(scope)) {
                 Some(held) => held,
                 None => stored_violations(&tx, scope)?,
-            });
+            };
+            e.insert((scope, held));
         }
     }
     {
@@ -331,13 +327,13 @@ pub(super) fn commit_scan(
              WHERE pk = ?1",
         )?;
         let states = prepared.details.iter().zip(&prepared.violation_hashes).zip(&prepared.violation_keys);
-        for (v, ((details, &hash), &vkey)) in c.violations.iter().zip(states) {
+        for (v, ((details, &hash), keys)) in c.violations.iter().zip(states) {
             let k = &v.key;
             let a = &k.asset;
-            let in_scope = stored
-                .get_mut(&(a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str()))
+            let (_, in_scope) = stored
+                .get_mut(&keys.scope)
                 .ok_or_else(|| StoreError::corrupt("violations", "a scope of the commit was not read"))?;
-            let found = in_scope.get(&vkey).copied();
+            let found = in_scope.get(&keys.key).copied();
             let state = (
                 v.status.as_str(),
                 severity_rank(v.severity),
@@ -388,7 +384,7 @@ pub(super) fn commit_scan(
                     tx.last_insert_rowid()
                 }
             };
-            in_scope.insert(vkey, (pk, hash));
+            in_scope.insert(keys.key, (pk, hash));
         }
     }
     {
@@ -396,15 +392,13 @@ pub(super) fn commit_scan(
             "INSERT INTO transitions (violation_pk, scan_id, kind, from_status, to_status, at, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for t in c.transitions.iter().filter(|t| t.kind.is_change()) {
+        for (t, keys) in c.transitions.iter().zip(&prepared.transition_keys).filter(|(t, _)| t.kind.is_change()) {
             budget.tick()?;
             // Every violation of the commit is in its scope's map now, with its row.
-            let (k, a) = (&t.key, &t.key.asset);
-            let pk = stored
-                .get(&(a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str()))
-                .and_then(|held| held.get(&violation_key(&k.policy_id, &k.rule_id, &a.resource_id)))
-                .map(|&(pk, _)| pk)
-                .ok_or_else(|| StoreError::invalid("transition", format!("no violation `{}` in the scan", t.key)))?;
+            let pk =
+                stored.get(&keys.scope).and_then(|(_, held)| held.get(&keys.key)).map(|&(pk, _)| pk).ok_or_else(
+                    || StoreError::invalid("transition", format!("no violation `{}` in the scan", t.key)),
+                )?;
             add.execute(params![
                 pk,
                 scan,
@@ -416,7 +410,7 @@ pub(super) fn commit_scan(
             ])?;
         }
     }
-    for (scope, held) in stored {
+    for (scope, held) in stored.into_values() {
         known.violations.insert(cache::owned(scope), held);
     }
     {
