@@ -14,7 +14,10 @@
 //! Its size is about that of the keys of the assets and violations of the
 //! scopes this store committed (some 100 bytes per asset).
 
+use std::collections::BTreeMap;
+
 use hashbrown::HashMap;
+use pacbot_core::{Violation, ViolationKey};
 
 use crate::delta::Known;
 
@@ -62,6 +65,39 @@ pub(crate) fn asset_key(resource_id: &str) -> u128 {
 /// A scope's key: a 128-bit hash of (provider, account, region, kind).
 pub(crate) fn scope_key(s: ScopeRef<'_>) -> u128 {
     key(&[s.0.as_bytes(), s.1.as_bytes(), s.2.as_bytes(), s.3.as_bytes()])
+}
+
+/// A violation's keys: its asset's scope ([`scope_key`]) and
+/// its key within the scope ([`violation_key`]). Together they
+/// tell violations apart, as integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ViolationKeys {
+    pub scope: u128,
+    pub key: u128,
+}
+
+impl ViolationKeys {
+    pub(crate) fn of(k: &ViolationKey) -> Self {
+        let a = &k.asset;
+        Self {
+            scope: scope_key((&a.provider, &a.account, &a.region, a.kind.as_str())),
+            key: violation_key(&k.policy_id, &k.rule_id, &a.resource_id),
+        }
+    }
+}
+
+/// The scopes of a commit's violations (each once, in order), with their
+/// keys: the scopes whose stored violations the commit compares with.
+pub(crate) fn violation_scopes<'c>(
+    violations: &'c [Violation],
+    keys: &[ViolationKeys],
+) -> BTreeMap<ScopeRef<'c>, u128> {
+    let mut scopes: HashMap<u128, ScopeRef<'c>> = HashMap::new();
+    for (v, k) in violations.iter().zip(keys) {
+        let a = &v.key.asset;
+        scopes.entry(k.scope).or_insert_with(|| (&a.provider, &a.account, &a.region, a.kind.as_str()));
+    }
+    scopes.into_iter().map(|(key, scope)| (scope, key)).collect()
 }
 
 /// The stored violations of the scopes a commit's violations are in: by

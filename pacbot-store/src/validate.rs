@@ -11,6 +11,7 @@ use pacbot_core::{
     ViolationKey,
 };
 
+use crate::cache::ViolationKeys;
 use crate::codec::{Fingerprint, enum_name, fingerprint, micros, severity_rank, trunc};
 use crate::error::{Result, StoreError, short};
 use crate::limits::{MAX_DOCUMENT_BYTES, MAX_ID_BYTES, MAX_PAGE, MAX_SEARCH_BYTES, MAX_TEXT_BYTES};
@@ -273,25 +274,6 @@ pub(crate) struct PreparedCommit {
     pub transition_keys: Vec<ViolationKeys>,
     /// One per snapshot: the report as JSON.
     pub snapshots: Vec<String>,
-}
-
-/// A violation's keys: its asset's scope ([`crate::cache::scope_key`]) and
-/// its key within the scope ([`crate::cache::violation_key`]). Together they
-/// tell violations apart, as integers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct ViolationKeys {
-    pub scope: u128,
-    pub key: u128,
-}
-
-impl ViolationKeys {
-    pub(crate) fn of(k: &ViolationKey) -> Self {
-        let a = &k.asset;
-        Self {
-            scope: crate::cache::scope_key((&a.provider, &a.account, &a.region, a.kind.as_str())),
-            key: crate::cache::violation_key(&k.policy_id, &k.rule_id, &a.resource_id),
-        }
-    }
 }
 
 /// Below this many items, one task does them (the split costs more than it saves).

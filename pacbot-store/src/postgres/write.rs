@@ -1,7 +1,7 @@
 //! Writes: scans (one transaction per commit, rows streamed with binary
 //! `COPY`), exceptions, groups, policies, auto-fix records.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use hashbrown::HashMap;
 
@@ -14,7 +14,7 @@ use super::Tx;
 use super::locks;
 use super::read::{self, scan_key};
 use super::sql::{Jsonb, int};
-use crate::cache::{self, ScopeKey, ScopeRef, ScopesViolations, WriteCache};
+use crate::cache::{self, ScopeKey, ScopeRef, ScopesViolations, ViolationKeys, WriteCache};
 use crate::codec::{enum_name, severity_rank};
 use crate::delta::{self, AssetPlan, Known};
 use crate::error::{Result, StoreError};
@@ -22,7 +22,7 @@ use crate::model::{
     AssetGroupRecord, ExceptionRecord, FixRecord, ScanCommit, ScanId, ScanRecord, ScanStart, ScanStatus, Stamp,
 };
 use crate::summary::{FailPoint, WriteBudget, Written, summarize};
-use crate::validate::{self, PreparedCommit, ViolationKeys};
+use crate::validate::{self, PreparedCommit};
 
 pub(super) async fn begin_scan(tx: &Tx<'_>, start: &ScanStart) -> Result<ScanRecord> {
     let stmt = tx
@@ -790,12 +790,7 @@ async fn stored_violations<'c>(
     keys: &[ViolationKeys],
     known: &mut Cache,
 ) -> Result<ScopesViolations<'c, i64>> {
-    let mut scopes: HashMap<u128, ScopeRef<'_>> = HashMap::new();
-    for (v, k) in c.violations.iter().zip(keys) {
-        scopes.entry(k.scope).or_insert_with(|| scope_of(&v.key.asset));
-    }
-    // Read in scope order.
-    let scopes: BTreeMap<ScopeRef<'_>, u128> = scopes.into_iter().map(|(k, s)| (s, k)).collect();
+    let scopes = cache::violation_scopes(&c.violations, keys);
     let stmt = tx
         .prepare_cached(
             "SELECT policy_id, rule_id, resource_id, hash FROM violations

@@ -302,16 +302,12 @@ pub(super) fn commit_scan(
     let mut written = 0u64;
     // The stored violations of each scope the commit's violations are in, by scope key.
     let mut stored: ScopesViolations<'_, (i64, i64)> = HashMap::new();
-    for (v, k) in c.violations.iter().zip(&prepared.violation_keys) {
-        if let hashbrown::hash_map::Entry::Vacant(e) = stored.entry(k.scope) {
-            let a = &v.key.asset;
-            let scope = (a.provider.as_str(), a.account.as_str(), a.region.as_str(), a.kind.as_str());
-            let held = match known.violations.remove(&cache::owned(scope)) {
-                Some(held) => held,
-                None => stored_violations(&tx, scope)?,
-            };
-            e.insert((scope, held));
-        }
+    for (scope, key) in cache::violation_scopes(&c.violations, &prepared.violation_keys) {
+        let held = match known.violations.remove(&cache::owned(scope)) {
+            Some(held) => held,
+            None => stored_violations(&tx, scope)?,
+        };
+        stored.insert(key, (scope, held));
     }
     {
         let mut insert = tx.prepare_cached(
